@@ -1,0 +1,80 @@
+// Configuration of the TCP layer: data with defaults, shared by every connection of a stack.
+// Per-connection options (no-delay, keep-alive, user timeout, buffer sizes) start from here.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include "synfin/time.hpp"
+#include "wire/tcp.hpp"
+
+namespace synfin {
+
+using namespace std::chrono_literals;
+
+// What an RST does to a connection in TIME-WAIT. RFC 9293 section 3.10.7.4 closes it;
+// RFC 1337 shows that this lets an old duplicate RST cut TIME-WAIT short, and advises
+// ignoring it. We ignore it by default, as FreeBSD does.
+enum class TimeWaitRst : std::uint8_t { ignore, close };
+
+struct TcpConfig {
+  // Buffers (bytes). The receive buffer bounds the advertised window.
+  std::uint32_t send_buffer = 64 * 1024;
+  std::uint32_t recv_buffer = 64 * 1024;
+
+  // Maximum segment size. The MSS we advertise is mtu - 40 (MUST-67); a peer that sends no
+  // MSS option is assumed to accept 536 (MUST-15).
+  std::uint16_t mtu = 1500;
+  std::uint16_t default_peer_mss = 536;
+
+  // Retransmission timeout (RFC 6298). min_rto 200 ms as Linux does; RFC 6298 suggests 1 s.
+  Duration initial_rto = 1s;
+  Duration min_rto = 200ms;
+  Duration max_rto = 60s;
+  Duration clock_granularity = 1ms;
+
+  // Retransmission thresholds (RFC 9293 section 3.8.3). After r1 retransmissions of one
+  // segment the application gets a soft error (SHLD-9, SHLD-10); after r2 of retrying the
+  // connection is aborted (MUST-20). A SYN keeps trying at least 3 minutes (MUST-23).
+  std::uint8_t r1_retransmissions = 3;
+  Duration r2_timeout = 300s;
+  Duration syn_r2_timeout = 180s;
+  // A half-open connection in SYN-RECEIVED gives up after this long.
+  Duration syn_received_timeout = 75s;
+
+  // TIME-WAIT lasts 2 * msl (MUST-13).
+  Duration msl = 30s;
+  TimeWaitRst time_wait_rst = TimeWaitRst::ignore;
+
+  // Keep-alive (section 3.8.4): off by default (MUST-25), idle time at least two hours
+  // (MUST-28), configurable (MUST-27), several probes before giving up (MUST-29).
+  bool keepalive = false;
+  Duration keepalive_idle = 7200s;
+  Duration keepalive_interval = 75s;
+  std::uint8_t keepalive_probes = 9;
+
+  // ACK delay for in-order data (never 0.5 s or more, MUST-40); 0 acknowledges at once.
+  Duration delayed_ack = 40ms;
+
+  // Nagle's algorithm is on unless no_delay is set (SHLD-7, MUST-17).
+  bool no_delay = false;
+  // Sender silly-window avoidance override timer (section 3.8.6.2.1: 0.1 to 1 s).
+  Duration sws_override = 200ms;
+
+  // Congestion control: initial window in segments (RFC 6928).
+  std::uint32_t initial_window_segments = 10;
+
+  // RFC 5961: challenge ACKs (and ACKs to unacceptable segments) per connection per second.
+  std::uint16_t challenge_ack_limit = 10;
+
+  // Data carried on a SYN is kept and delivered once the connection is established
+  // (RFC 9293 section 3.10.7.2); when false it is dropped and left for the peer to resend.
+  bool accept_syn_data = true;
+
+  // Option emission order and alignment.
+  wire::OptionLayout option_layout = wire::kDefaultLayout;
+  // Always send the MSS option on SYNs (MAY-3).
+  bool always_send_mss = true;
+};
+
+}  // namespace synfin

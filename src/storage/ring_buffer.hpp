@@ -1,0 +1,112 @@
+// A byte ring buffer with a fixed capacity whose memory is allocated on first use and can be
+// released when it empties, so that an idle connection holds no buffer (DESIGN principle 6).
+// Bytes past the readable region can be written ahead (out-of-order data) and made readable
+// later with commit().
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <utility>
+
+namespace synfin::storage {
+
+class RingBuffer {
+ public:
+  RingBuffer() = default;
+  explicit RingBuffer(std::uint32_t capacity) : capacity_(capacity) {}
+
+  std::uint32_t capacity() const { return capacity_; }
+  std::uint32_t size() const { return size_; }
+  std::uint32_t free_space() const { return capacity_ - size_; }
+  bool empty() const { return size_ == 0; }
+  bool allocated() const { return data_ != nullptr; }
+
+  // Changes the capacity; allowed only while empty.
+  bool set_capacity(std::uint32_t capacity) {
+    if (size_ != 0) return false;
+    release();
+    capacity_ = capacity;
+    return true;
+  }
+
+  // Appends as much of `bytes` as fits; returns the count appended.
+  std::uint32_t write(std::span<const std::uint8_t> bytes) {
+    const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(bytes.size(), free_space()));
+    copy_in(size_, bytes.first(n));
+    size_ += n;
+    return n;
+  }
+
+  // Writes bytes at `offset` past the readable end without making them readable; the part
+  // that does not fit in the capacity is cut off. Returns the count written.
+  std::uint32_t write_ahead(std::uint32_t offset, std::span<const std::uint8_t> bytes) {
+    if (offset >= free_space()) return 0;
+    const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(bytes.size(), free_space() - offset));
+    copy_in(size_ + offset, bytes.first(n));
+    return n;
+  }
+
+  // Makes `n` bytes written ahead readable.
+  void commit(std::uint32_t n) { size_ += std::min(n, free_space()); }
+
+  // Copies up to out.size() bytes starting at `offset` into out; returns the count.
+  std::uint32_t peek(std::uint32_t offset, std::span<std::uint8_t> out) const {
+    if (offset >= size_) return 0;
+    const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(out.size(), size_ - offset));
+    auto [a, b] = slices(offset, n);
+    std::memcpy(out.data(), a.data(), a.size());
+    if (!b.empty()) std::memcpy(out.data() + a.size(), b.data(), b.size());
+    return n;
+  }
+
+  // Removes up to n bytes from the front.
+  std::uint32_t consume(std::uint32_t n) {
+    n = std::min(n, size_);
+    head_ = wrap(head_ + n);
+    size_ -= n;
+    if (size_ == 0) head_ = 0;
+    return n;
+  }
+
+  std::uint32_t read(std::span<std::uint8_t> out) { return consume(peek(0, out)); }
+
+  // The readable bytes [offset, offset + n) as at most two contiguous spans.
+  std::pair<std::span<const std::uint8_t>, std::span<const std::uint8_t>> slices(
+      std::uint32_t offset, std::uint32_t n) const {
+    if (n == 0 || data_ == nullptr) return {};
+    const std::uint32_t start = wrap(head_ + offset);
+    const std::uint32_t first = std::min(n, capacity_ - start);
+    return {std::span<const std::uint8_t>(data_.get() + start, first),
+            std::span<const std::uint8_t>(data_.get(), n - first)};
+  }
+
+  // Frees the memory if nothing is stored (nor written ahead: the caller knows).
+  void release() {
+    if (size_ == 0) {
+      data_.reset();
+      head_ = 0;
+    }
+  }
+
+ private:
+  std::uint32_t wrap(std::uint32_t i) const { return i >= capacity_ ? i - capacity_ : i; }
+
+  void copy_in(std::uint32_t offset, std::span<const std::uint8_t> bytes) {
+    if (bytes.empty()) return;
+    if (!data_) data_ = std::make_unique_for_overwrite<std::uint8_t[]>(capacity_);
+    const std::uint32_t start = wrap(head_ + offset);
+    const auto n = static_cast<std::uint32_t>(bytes.size());
+    const std::uint32_t first = std::min(n, capacity_ - start);
+    std::memcpy(data_.get() + start, bytes.data(), first);
+    if (first < n) std::memcpy(data_.get(), bytes.data() + first, n - first);
+  }
+
+  std::unique_ptr<std::uint8_t[]> data_;
+  std::uint32_t capacity_ = 0;
+  std::uint32_t head_ = 0;
+  std::uint32_t size_ = 0;
+};
+
+}  // namespace synfin::storage

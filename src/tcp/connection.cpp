@@ -1,0 +1,382 @@
+// Connection: construction, user calls (RFC 9293 sections 3.10.1 to 3.10.6), state changes.
+// Segment arrival is in input.cpp, sending in output.cpp, timers in timers.cpp.
+#include "tcp/connection.hpp"
+
+#include <algorithm>
+
+namespace synfin::tcp {
+
+Connection::Connection(ConnectionHost& host, const TcpConfig& config, const FourTuple& tuple)
+    : host_(&host), cfg_(&config), tuple_(tuple) {
+  opts_.no_delay = config.no_delay;
+  opts_.keepalive = config.keepalive;
+  opts_.keepalive_idle = config.keepalive_idle;
+  opts_.keepalive_interval = config.keepalive_interval;
+  opts_.keepalive_probes = config.keepalive_probes;
+  snd_buf_.set_capacity(config.send_buffer);
+  rcv_buf_.set_capacity(config.recv_buffer);
+  rtt_.reset(config);
+  rcv_mss_ = local_mss();
+  snd_mss_ = std::min<std::uint16_t>(config.default_peer_mss, rcv_mss_);
+}
+
+std::uint16_t Connection::local_mss() const {
+  // MUST-67: no larger than what we can reassemble (the MTU, no fragmentation) minus 40.
+  return static_cast<std::uint16_t>(std::max(cfg_->mtu, std::uint16_t{68}) - 40);
+}
+
+// --- OPEN -------------------------------------------------------------------------------
+
+Error Connection::open_active(Instant now) {
+  if (state_ != TcpState::closed && state_ != TcpState::listen) return Error::invalid_state;
+  if (tuple_.remote_port == 0 || tuple_.remote_addr == 0) return Error::invalid_argument;
+  iss_ = host_->choose_isn(tuple_, now);
+  snd_una_ = iss_;
+  snd_nxt_ = iss_;
+  snd_max_ = iss_;
+  snd_data_base_ = iss_ + 1;
+  passive_open_ = false;
+  opened_at_ = now;
+  set_state(TcpState::syn_sent, StateCause::user_open_active);
+  send_syn(false, now);
+  return Error::none;
+}
+
+Error Connection::open_passive() {
+  if (state_ != TcpState::closed) return Error::invalid_state;
+  set_state(TcpState::listen, StateCause::user_open_passive);
+  return Error::none;
+}
+
+// --- SEND -------------------------------------------------------------------------------
+
+Result<std::uint32_t, Error> Connection::send(std::span<const std::uint8_t> data, Instant now) {
+  switch (state_) {
+    case TcpState::closed:
+      return fail(error_ != Error::none ? error_ : Error::not_connected);
+    case TcpState::listen:
+      return fail(Error::invalid_state);
+    case TcpState::syn_sent:
+    case TcpState::syn_received:
+    case TcpState::established:
+    case TcpState::close_wait:
+      break;
+    default:
+      return fail(Error::closing);
+  }
+  if (fin_queued_) return fail(Error::closing);
+  if (data.empty()) return std::uint32_t{0};
+  const std::uint32_t n = snd_buf_.write(data);
+  if (n == 0) {
+    writable_wanted_ = true;
+    return fail(Error::would_block);
+  }
+  if (n < data.size()) writable_wanted_ = true;
+  output(now);
+  return n;
+}
+
+Result<std::uint32_t, Error> Connection::send_urgent(std::span<const std::uint8_t> data,
+                                                     Instant now) {
+  // Check first, so that a refused send leaves the urgent pointer alone.
+  if (state_ == TcpState::closed || state_ == TcpState::listen || fin_queued_ ||
+      !(state_ == TcpState::syn_sent || state_ == TcpState::syn_received ||
+        state_ == TcpState::established || state_ == TcpState::close_wait)) {
+    return send(data, now);
+  }
+  const std::uint32_t before = snd_buf_.size();
+  if (data.size() > snd_buf_.free_space()) return fail(Error::would_block);
+  snd_buf_.write(data);
+  // MUST-62: the urgent pointer marks the octet following the urgent data.
+  snd_up_ = snd_data_base_ + before + static_cast<std::uint32_t>(data.size());
+  has_snd_urgent_ = true;
+  output(now);
+  return static_cast<std::uint32_t>(data.size());
+}
+
+// --- RECEIVE ----------------------------------------------------------------------------
+
+Result<std::uint32_t, Error> Connection::receive(std::span<std::uint8_t> out, Instant now) {
+  if (state_ == TcpState::listen || state_ == TcpState::syn_sent ||
+      state_ == TcpState::syn_received) {
+    return fail(Error::would_block);
+  }
+  if (read_closed_) return fail(Error::invalid_state);
+  const std::uint32_t n = rcv_buf_.read(out);
+  rcv_read_ += n;
+  if (n > 0) {
+    if (rcv_buf_.empty() && ooo_.empty()) rcv_buf_.release();
+    maybe_window_update(now);
+    return n;
+  }
+  if (out.empty()) return std::uint32_t{0};
+  if (fin_received_) return std::uint32_t{0};  // end of stream
+  if (state_ == TcpState::closed) return fail(error_ != Error::none ? error_ : Error::not_connected);
+  return fail(Error::would_block);
+}
+
+std::uint32_t Connection::urgent_pending() const {
+  if (!has_urgent_ || !(rcv_up_ > rcv_read_)) return 0;
+  return rcv_up_.since(rcv_read_);
+}
+
+// --- CLOSE ------------------------------------------------------------------------------
+
+Error Connection::shutdown_write(Instant now) {
+  switch (state_) {
+    case TcpState::closed:
+      return error_ != Error::none ? error_ : Error::not_connected;
+    case TcpState::listen:
+      become_closed(StateCause::user_close, Error::none);
+      return Error::none;
+    case TcpState::syn_sent:
+      // Nothing was synchronized: delete the TCB; queued sends fail with "closing".
+      become_closed(StateCause::user_close, Error::none);
+      return Error::none;
+    case TcpState::syn_received:
+      if (fin_queued_) return Error::closing;
+      fin_queued_ = true;
+      if (snd_buf_.empty()) {
+        // No data queued: send the FIN now and enter FIN-WAIT-1 (section 3.10.4).
+        set_state(TcpState::fin_wait_1, StateCause::user_close);
+        output(now);
+      } else {
+        close_when_established_ = true;
+      }
+      return Error::none;
+    case TcpState::established:
+      if (fin_queued_) return Error::closing;
+      fin_queued_ = true;
+      set_state(TcpState::fin_wait_1, StateCause::user_close);
+      output(now);
+      return Error::none;
+    case TcpState::close_wait:
+      if (fin_queued_) return Error::closing;
+      fin_queued_ = true;
+      set_state(TcpState::last_ack, StateCause::user_close);
+      output(now);
+      return Error::none;
+    case TcpState::fin_wait_1:
+    case TcpState::fin_wait_2:
+    case TcpState::closing:
+    case TcpState::last_ack:
+    case TcpState::time_wait:
+      return Error::closing;
+  }
+  return Error::invalid_state;
+}
+
+Error Connection::close(Instant now) {
+  if (state_ == TcpState::closed) return error_ != Error::none ? error_ : Error::not_connected;
+  // SHLD-3: closing with data the application never read resets the connection.
+  if (!rcv_buf_.empty() && is_synchronized(state_) && state_ != TcpState::time_wait) {
+    read_closed_ = true;
+    send_rst(snd_max_);
+    become_closed(StateCause::unread_data_on_close, Error::none);
+    return Error::none;
+  }
+  read_closed_ = true;
+  if (fin_queued_) return Error::none;  // already half-closed: now fully closed
+  const Error e = shutdown_write(now);
+  return e == Error::closing ? Error::none : e;
+}
+
+void Connection::abort(Instant /*now*/) {
+  switch (state_) {
+    case TcpState::syn_received:
+    case TcpState::established:
+    case TcpState::fin_wait_1:
+    case TcpState::fin_wait_2:
+    case TcpState::close_wait:
+      send_rst(snd_max_);
+      break;
+    default:
+      break;
+  }
+  if (state_ != TcpState::closed) become_closed(StateCause::user_abort, Error::aborted);
+}
+
+// --- options ----------------------------------------------------------------------------
+
+void Connection::set_no_delay(bool on, Instant now) {
+  opts_.no_delay = on;
+  if (on && is_synchronized(state_)) output(now);
+}
+
+void Connection::set_keepalive(bool on, Instant now) {
+  opts_.keepalive = on;
+  keepalive_sent_ = 0;
+  if (on) restart_keepalive(now);
+  else keepalive_deadline_ = kNever;
+}
+
+void Connection::set_keepalive_params(Duration idle, Duration interval, std::uint8_t probes,
+                                      Instant now) {
+  if (idle > Duration::zero()) opts_.keepalive_idle = idle;
+  if (interval > Duration::zero()) opts_.keepalive_interval = interval;
+  if (probes > 0) opts_.keepalive_probes = probes;
+  if (opts_.keepalive) restart_keepalive(now);
+}
+
+Error Connection::set_buffer_sizes(std::uint32_t send_bytes, std::uint32_t recv_bytes) {
+  if (send_bytes == 0 || recv_bytes == 0) return Error::invalid_argument;
+  // Buffers can be resized only while empty, and the receive window is announced in the
+  // handshake: resize before the connection opens.
+  if (state_ != TcpState::closed && state_ != TcpState::listen) return Error::invalid_state;
+  snd_buf_.set_capacity(send_bytes);
+  rcv_buf_.set_capacity(recv_bytes);
+  return Error::none;
+}
+
+void Connection::path_mtu_changed(std::uint16_t mtu, Instant now) {
+  // RFC 1191: fragmentation needed lowers the MSS; it is not a reason to abort.
+  const std::uint16_t mss = static_cast<std::uint16_t>(std::max<int>(mtu, 68) - 40);
+  if (mss < snd_mss_) {
+    snd_mss_ = mss;
+    cc_.set_smss(snd_mss_);
+    // Resend what is outstanding at the new size.
+    if (snd_una_ != snd_max_) {
+      snd_nxt_ = snd_una_;
+      rtt_timing_ = false;
+      output(now);
+    }
+  }
+}
+
+void Connection::soft_error(Error e) {
+  stats_.last_error = e;
+  notify(EventKind::soft_error, e);
+}
+
+void Connection::hard_error(Error e, Instant /*now*/) {
+  // RFC 5927 section 4.1: hard errors abort only while the connection is being opened; on
+  // an established connection they are kept as soft errors, as Linux and FreeBSD do.
+  if (state_ == TcpState::syn_sent || state_ == TcpState::syn_received) {
+    become_closed(StateCause::icmp_error, e);
+  } else {
+    soft_error(e);
+  }
+}
+
+// --- STATUS -----------------------------------------------------------------------------
+
+std::uint32_t Connection::rcv_wnd() const {
+  return rcv_adv_ > rcv_nxt_ ? rcv_adv_.since(rcv_nxt_) : 0;
+}
+
+ConnectionInfo Connection::info() const {
+  ConnectionInfo i = stats_;
+  i.state = state_;
+  i.srtt = rtt_.srtt();
+  i.rttvar = rtt_.rttvar();
+  i.rto = rtt_.rto();
+  i.cwnd = cc_.cwnd();
+  i.ssthresh = cc_.ssthresh();
+  i.snd_mss = snd_mss_;
+  i.rcv_mss = rcv_mss_;
+  i.snd_wnd = snd_wnd_;
+  i.rcv_wnd = rcv_wnd();
+  i.unacked = is_synchronized(state_) ? snd_max_.since(snd_una_) : 0;
+  i.send_queued = snd_buf_.size();
+  i.recv_queued = rcv_buf_.size();
+  i.in_recovery = cc_.in_recovery();
+  i.last_error = error_ != Error::none ? error_ : stats_.last_error;
+  return i;
+}
+
+// --- state ------------------------------------------------------------------------------
+
+void Connection::set_state(TcpState s, StateCause why) {
+  if (s == state_) return;
+  const TcpState old = state_;
+  state_ = s;
+  host_->state_changed(*this, old, s, why);
+}
+
+void Connection::notify(EventKind k, Error e) { host_->deliver(*this, Event{k, e}); }
+
+void Connection::establish(Instant now) {
+  set_state(TcpState::established, passive_open_ ? StateCause::rcv_ack : StateCause::rcv_syn_ack);
+  cc_.init(snd_mss_, cfg_->initial_window_segments);
+  if (syn_retransmitted_) {
+    cc_.set_loss_window();  // RFC 5681 section 3.1
+    rtt_.raise_to(3s);      // RFC 6298 section 5.7
+  }
+  restart_keepalive(now);
+  notify(EventKind::connected);
+  if (close_when_established_) {
+    close_when_established_ = false;
+    set_state(TcpState::fin_wait_1, StateCause::user_close);
+  }
+  if (!rcv_buf_.empty()) notify(EventKind::readable);
+}
+
+void Connection::enter_time_wait(Instant now) {
+  set_state(TcpState::time_wait, StateCause::rcv_fin);
+  rtx_deadline_ = persist_deadline_ = delack_deadline_ = keepalive_deadline_ = sws_deadline_ = kNever;
+  time_wait_deadline_ = now + 2 * cfg_->msl;  // MUST-13
+  // What is left to deliver stays readable; nothing more will be sent.
+  snd_buf_.consume(snd_buf_.size());
+  snd_buf_.release();
+  ooo_.clear();
+}
+
+void Connection::become_closed(StateCause why, Error err) {
+  rtx_deadline_ = persist_deadline_ = delack_deadline_ = keepalive_deadline_ = sws_deadline_ =
+      time_wait_deadline_ = kNever;
+  if (err != Error::none) error_ = err;
+  snd_buf_.consume(snd_buf_.size());
+  snd_buf_.release();
+  if (read_closed_ || err != Error::none) {
+    rcv_buf_.consume(rcv_buf_.size());
+    rcv_buf_.release();
+  }
+  ooo_.clear();
+  set_state(TcpState::closed, why);
+  notify(EventKind::closed, err);
+}
+
+void Connection::return_to_listen() {
+  // MUST-11: a connection that came from LISTEN goes back there on RST.
+  rtx_deadline_ = persist_deadline_ = delack_deadline_ = keepalive_deadline_ = sws_deadline_ =
+      time_wait_deadline_ = kNever;
+  snd_buf_.consume(snd_buf_.size());
+  snd_buf_.release();
+  rcv_buf_.consume(rcv_buf_.size());
+  rcv_buf_.release();
+  ooo_.clear();
+  tuple_.remote_addr = 0;
+  tuple_.remote_port = 0;
+  passive_open_ = false;
+  fin_queued_ = fin_received_ = fin_pending_ = false;
+  close_when_established_ = false;
+  syn_retransmitted_ = false;
+  retransmits_ = 0;
+  rtt_.reset(*cfg_);
+  set_state(TcpState::listen, StateCause::rcv_rst);
+}
+
+void Connection::release_buffers() {
+  if (snd_buf_.empty()) snd_buf_.release();
+  if (rcv_buf_.empty() && ooo_.empty()) rcv_buf_.release();
+}
+
+void Connection::drop(const wire::TcpSegment& seg, DropReason r) { host_->dropped(*this, seg, r); }
+
+bool Connection::reset_for(const wire::TcpSegment& seg, OutSegment& out) {
+  if (seg.rst()) return false;  // never answer a reset with a reset
+  out = OutSegment{};
+  out.header.src_port = seg.dst_port;
+  out.header.dst_port = seg.src_port;
+  if (seg.ack_flag()) {
+    out.header.seq = seg.ack;
+    out.header.flags = wire::tcp_flag::RST;
+  } else {
+    out.header.seq = Seq{0};
+    out.header.ack = seg.seq + seg.seg_len();
+    out.header.flags = wire::tcp_flag::RST | wire::tcp_flag::ACK;
+  }
+  return true;
+}
+
+}  // namespace synfin::tcp

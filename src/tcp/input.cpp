@@ -1,0 +1,551 @@
+// Segment arrival, following RFC 9293 section 3.10.7 step by step, with the RFC 5961
+// defences (blind RST, SYN and data injection) that section 3.10.7.4 incorporates.
+#include <algorithm>
+
+#include "tcp/connection.hpp"
+
+namespace synfin::tcp {
+
+using namespace wire::tcp_flag;
+
+void Connection::on_segment(const wire::TcpSegment& seg, Instant now) {
+  ++stats_.segments_in;
+  switch (state_) {
+    case TcpState::closed:
+      closed_arrives(seg);
+      return;
+    case TcpState::listen:
+      listen_arrives(seg, now);
+      break;
+    case TcpState::syn_sent:
+      syn_sent_arrives(seg, now);
+      break;
+    default:
+      synchronized_arrives(seg, now);
+      break;
+  }
+  if (state_ != TcpState::closed && state_ != TcpState::listen) output(now);
+}
+
+// --- 3.10.7.1 CLOSED ------------------------------------------------------------------------
+
+void Connection::closed_arrives(const wire::TcpSegment& seg) {
+  drop(seg, DropReason::tcp_closed_state);
+  OutSegment rst;
+  if (reset_for(seg, rst)) {
+    ++stats_.segments_out;
+    host_->emit(*this, rst);
+  }
+}
+
+// --- 3.10.7.2 LISTEN ------------------------------------------------------------------------
+
+void Connection::listen_arrives(const wire::TcpSegment& seg, Instant now) {
+  if (seg.rst()) {  // first: an incoming RST is ignored
+    drop(seg, DropReason::tcp_unexpected);
+    return;
+  }
+  if (seg.ack_flag()) {  // second: any ACK is bad here: <SEQ=SEG.ACK><CTL=RST>
+    drop(seg, DropReason::tcp_unexpected);
+    send_rst(seg.ack);
+    return;
+  }
+  if (!seg.syn()) {  // fourth: anything else is dropped
+    drop(seg, DropReason::tcp_unexpected);
+    return;
+  }
+  // third: a SYN.
+  tuple_.remote_port = seg.src_port;
+  passive_open_ = true;
+  opened_at_ = now;
+  last_heard_at_ = now;
+  irs_ = seg.seq;
+  rcv_nxt_ = seg.seq + 1;
+  rcv_read_ = rcv_nxt_;
+  negotiate_options(seg);
+  iss_ = host_->choose_isn(tuple_, now);
+  snd_una_ = iss_;
+  snd_nxt_ = iss_;
+  snd_max_ = iss_;
+  snd_data_base_ = iss_ + 1;
+  snd_wnd_ = seg.window;  // the window of a SYN is never scaled (RFC 7323 section 2.2)
+  max_snd_wnd_ = snd_wnd_;
+  snd_wl1_ = seg.seq;
+  snd_wl2_ = seg.ack;
+  set_state(TcpState::syn_received, StateCause::rcv_syn);
+  // Data on the SYN is queued and delivered once the connection is established.
+  if (!seg.payload.empty() && cfg_->accept_syn_data) {
+    const std::uint32_t n = rcv_buf_.write(seg.payload);
+    rcv_nxt_ += n;
+    stats_.bytes_received += n;
+    if (seg.fin() && n == seg.payload.size()) {
+      fin_pending_ = true;
+      fin_seq_ = rcv_nxt_;
+    }
+  } else if (seg.fin() && seg.payload.empty()) {
+    fin_pending_ = true;
+    fin_seq_ = rcv_nxt_;
+  }
+  rcv_adv_ = rcv_nxt_;
+  send_syn(true, now);
+}
+
+// --- 3.10.7.3 SYN-SENT ----------------------------------------------------------------------
+
+void Connection::syn_sent_arrives(const wire::TcpSegment& seg, Instant now) {
+  bool ack_ok = false;
+  if (seg.ack_flag()) {
+    // An ACK of something we never sent: an old duplicate (section 3.5, figure 9).
+    if (seg.ack <= iss_ || seg.ack > snd_max_) {
+      drop(seg, DropReason::tcp_bad_ack);
+      if (!seg.rst()) send_rst(seg.ack);
+      return;
+    }
+    ack_ok = true;
+  }
+  if (seg.rst()) {
+    if (!ack_ok) {
+      drop(seg, DropReason::tcp_unexpected);
+      return;
+    }
+    notify(EventKind::reset, Error::refused);
+    become_closed(StateCause::rcv_rst, Error::refused);
+    return;
+  }
+  if (!seg.syn()) {
+    drop(seg, DropReason::tcp_unexpected);
+    return;
+  }
+  last_heard_at_ = now;
+  irs_ = seg.seq;
+  rcv_nxt_ = seg.seq + 1;
+  rcv_read_ = rcv_nxt_;
+  rcv_adv_ = rcv_nxt_ + std::min<std::uint32_t>(rcv_buf_.free_space(), 0xffff);
+  negotiate_options(seg);
+  snd_wnd_ = seg.window;
+  max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
+  snd_wl1_ = seg.seq;
+  snd_wl2_ = seg.ack;
+
+  if (ack_ok) {
+    const Seq old_una = snd_una_;
+    snd_una_ = seg.ack;
+    if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
+    take_rtt_sample(seg.ack, now);
+    rtx_deadline_ = snd_una_ == snd_max_ ? kNever : now + rtt_.rto();
+    retransmits_ = 0;
+    (void)old_una;
+  }
+  if (snd_una_ > iss_) {
+    establish(now);
+    ack_now_ = true;
+    // A SYN-ACK may carry data and a FIN (section 3.10.7.3): continue at step six.
+    check_urg(seg);
+    if (!seg.payload.empty()) process_text(seg.seq + 1, seg.payload, seg.has(PSH), now);
+    if (seg.fin() && state_ != TcpState::closed) check_fin(seg.seq + 1 + static_cast<std::uint32_t>(seg.payload.size()), now);
+    return;
+  }
+  // Simultaneous open (MUST-10): answer with <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+  set_state(TcpState::syn_received, StateCause::rcv_syn);
+  if (!seg.payload.empty() && cfg_->accept_syn_data) {
+    const std::uint32_t n = rcv_buf_.write(seg.payload);
+    rcv_nxt_ += n;
+    stats_.bytes_received += n;
+  }
+  rcv_adv_ = rcv_nxt_;
+  send_syn(true, now);
+}
+
+// --- 3.10.7.4 the other states --------------------------------------------------------------
+
+void Connection::synchronized_arrives(const wire::TcpSegment& seg, Instant now) {
+  // A retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost; send it again.
+  if (state_ == TcpState::syn_received && seg.syn() && !seg.ack_flag() && !seg.rst() &&
+      seg.seq == irs_) {
+    last_heard_at_ = now;
+    send_syn(true, now);
+    return;
+  }
+  Seq seq = seg.seq;
+  std::span<const std::uint8_t> data = seg.payload;
+  bool fin = seg.fin();
+  if (!check_sequence(seg, seq, data, fin, now)) return;  // first
+  last_heard_at_ = now;
+  if (seg.rst()) {  // second
+    check_rst(seg, now);
+    return;
+  }
+  // third: security and precedence are not used.
+  if (seg.syn()) {  // fourth
+    check_syn(seg, now);
+    return;
+  }
+  if (!seg.ack_flag()) {  // fifth
+    drop(seg, DropReason::tcp_no_ack);
+    return;
+  }
+  if (!check_ack(seg, now)) return;
+  if (state_ == TcpState::closed) return;
+  keepalive_sent_ = 0;
+  if (opts_.keepalive) restart_keepalive(now);
+  check_urg(seg);  // sixth
+  if (!data.empty()) process_text(seq, data, seg.has(PSH), now);  // seventh
+  if (fin && state_ != TcpState::closed) check_fin(seq + static_cast<std::uint32_t>(data.size()), now);  // eighth
+  // A FIN that came with the SYN, or ahead of data that has now arrived, takes its turn.
+  if (fin_pending_ && !fin_received_ && fin_seq_ == rcv_nxt_ && is_synchronized(state_)) process_fin(now);
+}
+
+// First: is the segment acceptable (table 5)? Trims it to the window.
+bool Connection::check_sequence(const wire::TcpSegment& seg, Seq& seq,
+                                std::span<const std::uint8_t>& data, bool& fin, Instant now) {
+  const std::uint32_t wnd = rcv_wnd();
+  const std::uint32_t len = seg.seg_len();
+
+  // TIME-WAIT: a retransmission of the peer's FIN is acknowledged again and restarts the
+  // 2 MSL timer (MUST-13).
+  if (state_ == TcpState::time_wait && seg.fin() && !seg.rst() && !seg.syn() &&
+      seg.seq + len == rcv_nxt_) {
+    time_wait_deadline_ = now + 2 * cfg_->msl;
+    ack_now_ = true;
+    drop(seg, DropReason::tcp_not_acceptable);
+    return false;
+  }
+
+  bool acceptable;
+  bool zero_window_allowance = false;
+  if (len == 0) {
+    acceptable = wnd == 0 ? seg.seq == rcv_nxt_ : in_window(seg.seq, rcv_nxt_, wnd);
+  } else if (wnd == 0) {
+    // Nothing fits, but ACKs, URGs and RSTs at RCV.NXT are still processed (MUST-66).
+    acceptable = false;
+    if (seg.seq == rcv_nxt_) zero_window_allowance = true;
+  } else {
+    acceptable = in_window(seg.seq, rcv_nxt_, wnd) || in_window(seg.seq + (len - 1), rcv_nxt_, wnd);
+  }
+  if (!acceptable && !zero_window_allowance) {
+    drop(seg, DropReason::tcp_not_acceptable);
+    // RFC 5961 section 3.2: an out-of-window RST is dropped silently.
+    if (!seg.rst() && ack_rate_allows(now)) send_ack(now);
+    return false;
+  }
+
+  // Trim to the window: what lies before RCV.NXT is old, what lies past the right edge is
+  // dropped (and acknowledged, so the peer learns the window).
+  Seq data_seq = seg.seq + (seg.syn() ? 1u : 0u);
+  if (zero_window_allowance) {
+    if (!data.empty() || fin) ack_now_ = true;
+    data = {};
+    fin = false;
+    seq = rcv_nxt_;
+    return true;
+  }
+  if (data_seq < rcv_nxt_) {
+    const std::uint32_t old = rcv_nxt_.since(data_seq);
+    if (old >= data.size()) {
+      // All data is old; a FIN at data_seq + size is old too if it lies before RCV.NXT.
+      if (fin && (data_seq + static_cast<std::uint32_t>(data.size())) < rcv_nxt_) fin = false;
+      data = {};
+      data_seq = rcv_nxt_;
+      ack_now_ = true;  // a duplicate: tell the peer where we are
+    } else {
+      data = data.subspan(old);
+      data_seq = rcv_nxt_;
+    }
+  }
+  const Seq right = rcv_nxt_ + wnd;
+  if (data_seq + static_cast<std::uint32_t>(data.size()) > right) {
+    const std::uint32_t keep = right > data_seq ? right.since(data_seq) : 0;
+    data = data.first(std::min<std::size_t>(keep, data.size()));
+    fin = false;  // the FIN lies beyond the window
+    ack_now_ = true;
+  }
+  seq = data_seq;
+  return true;
+}
+
+// Second: RST. Accepted only at exactly RCV.NXT; in the window otherwise, a challenge ACK
+// (RFC 5961 section 3.2).
+bool Connection::check_rst(const wire::TcpSegment& seg, Instant now) {
+  if (state_ == TcpState::time_wait && cfg_->time_wait_rst == TimeWaitRst::ignore) {
+    drop(seg, DropReason::tcp_unexpected);  // RFC 1337
+    return false;
+  }
+  if (seg.seq != rcv_nxt_) {
+    drop(seg, DropReason::tcp_rst_not_exact);
+    send_challenge_ack(now);
+    return false;
+  }
+  switch (state_) {
+    case TcpState::syn_received:
+      if (passive_open_) {
+        return_to_listen();  // MUST-11
+      } else {
+        notify(EventKind::reset, Error::refused);
+        become_closed(StateCause::rcv_rst, Error::refused);
+      }
+      break;
+    case TcpState::established:
+    case TcpState::fin_wait_1:
+    case TcpState::fin_wait_2:
+    case TcpState::close_wait:
+      notify(EventKind::reset, Error::reset);  // MUST-12
+      become_closed(StateCause::rcv_rst, Error::reset);
+      break;
+    case TcpState::closing:
+    case TcpState::last_ack:
+    case TcpState::time_wait:
+      become_closed(StateCause::rcv_rst, Error::none);
+      break;
+    default:
+      break;
+  }
+  return true;
+}
+
+// Fourth: SYN in a synchronized state.
+bool Connection::check_syn(const wire::TcpSegment& seg, Instant now) {
+  if (state_ == TcpState::syn_received && passive_open_) {
+    drop(seg, DropReason::tcp_syn_in_window);
+    return_to_listen();
+    return false;
+  }
+  // RFC 5961 section 4: whatever the sequence number, a challenge ACK, and drop.
+  drop(seg, DropReason::tcp_syn_in_window);
+  send_challenge_ack(now);
+  return false;
+}
+
+// Fifth: the ACK field. Returns false when the segment is done with.
+bool Connection::check_ack(const wire::TcpSegment& seg, Instant now) {
+  if (state_ == TcpState::syn_received) {
+    if (!(snd_una_ < seg.ack && seg.ack <= snd_max_)) {
+      drop(seg, DropReason::tcp_bad_ack);
+      send_rst(seg.ack);  // <SEQ=SEG.ACK><CTL=RST>
+      return false;
+    }
+    snd_wnd_ = seg.window;
+    max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
+    snd_wl1_ = seg.seq;
+    snd_wl2_ = seg.ack;
+    establish(now);
+  }
+
+  // An ACK for something not yet sent: acknowledge and drop.
+  if (seg.ack > snd_max_) {
+    drop(seg, DropReason::tcp_bad_ack);
+    if (ack_rate_allows(now)) send_ack(now);
+    return false;
+  }
+  // RFC 5961 section 5 (MAY-12): an ACK older than the largest window the peer ever
+  // offered is a blind injection attempt: challenge ACK and drop.
+  if (seg.ack < snd_una_ - max_snd_wnd_) {
+    drop(seg, DropReason::tcp_bad_ack);
+    send_challenge_ack(now);
+    return false;
+  }
+
+  const Seq old_una = snd_una_;
+  if (seg.ack > snd_una_) {
+    ack_advanced(seg, old_una, now);
+  } else if (seg.ack == snd_una_ && seg.payload.empty() && !seg.syn() && !seg.fin() &&
+             seg.window == snd_wnd_ && snd_max_ != snd_una_ && is_synchronized(state_)) {
+    // A duplicate ACK in the sense of RFC 5681 section 2.
+    ++stats_.dupacks_received;
+    if (cc_.on_dupack(flight_size(), snd_una_, snd_max_)) {
+      ++stats_.fast_retransmits;
+      rtt_timing_ = false;
+      emit_data(snd_una_, std::min<std::uint32_t>(snd_mss_, data_end().since(snd_una_)),
+                0, true, now);
+      arm_retransmit(now);
+    }
+  }
+  if (snd_una_ <= seg.ack && seg.ack <= snd_max_) update_window(seg);
+
+  switch (state_) {
+    case TcpState::fin_wait_1:
+      if (fin_acked()) {
+        set_state(TcpState::fin_wait_2, StateCause::rcv_ack);
+        if (read_closed_) time_wait_deadline_ = now + 2 * cfg_->msl;  // orphaned: bounded wait
+      }
+      break;
+    case TcpState::closing:
+      if (fin_acked()) enter_time_wait(now);
+      break;
+    case TcpState::last_ack:
+      if (fin_acked()) {
+        become_closed(StateCause::rcv_ack, Error::none);
+        return false;
+      }
+      break;
+    default:
+      break;
+  }
+  return true;
+}
+
+void Connection::ack_advanced(const wire::TcpSegment& seg, Seq old_una, Instant now) {
+  const std::uint32_t acked = seg.ack.since(old_una);
+  if (seg.ack > snd_data_base_) {
+    const std::uint32_t n = std::min(seg.ack.since(snd_data_base_), snd_buf_.size());
+    snd_buf_.consume(n);
+    snd_data_base_ += n;
+    stats_.bytes_acked += n;
+  }
+  snd_una_ = seg.ack;
+  if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
+  take_rtt_sample(seg.ack, now);
+  retransmits_ = 0;
+  first_rtx_at_ = kNever;
+  if (is_synchronized(state_) && old_una != iss_) {
+    if (cc_.in_recovery()) {
+      if (cc_.on_recovery_ack(snd_una_, acked, flight_size())) {
+        // NewReno partial ACK: resend the next hole at once, restart the timer.
+        emit_data(snd_una_, std::min<std::uint32_t>(snd_mss_, data_end().since(snd_una_)), 0,
+                  true, now);
+        rtx_deadline_ = now + rtt_.rto();
+      }
+    } else {
+      cc_.on_ack(acked);
+    }
+  }
+  rtx_deadline_ = snd_una_ == snd_max_ ? kNever : now + rtt_.rto();
+  if (writable_wanted_ && snd_buf_.free_space() > 0 && !fin_queued_) {
+    writable_wanted_ = false;
+    notify(EventKind::writable);
+  }
+  if (snd_buf_.empty()) snd_buf_.release();
+}
+
+void Connection::update_window(const wire::TcpSegment& seg) {
+  if (!(snd_wl1_ < seg.seq || (snd_wl1_ == seg.seq && snd_wl2_ <= seg.ack))) return;
+  const std::uint32_t old = snd_wnd_;
+  snd_wnd_ = seg.window;
+  max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
+  snd_wl1_ = seg.seq;
+  snd_wl2_ = seg.ack;
+  if (old == 0 && snd_wnd_ > 0 && persist_deadline_ != kNever) {
+    // The window reopened: leave persist, resend from the first unacknowledged byte (a
+    // probe may not have been accepted).
+    persist_deadline_ = kNever;
+    persist_backoff_ = 0;
+    snd_nxt_ = snd_una_;
+  }
+}
+
+void Connection::take_rtt_sample(Seq ack, Instant now) {
+  // Karn's rule: rtt_timing_ is cleared whenever anything is retransmitted (MUST-18).
+  if (rtt_timing_ && ack > rtt_seq_) {
+    rtt_.sample(now - rtt_time_, *cfg_);
+    rtt_timing_ = false;
+  }
+}
+
+// Sixth: URG (MUST-30 to MUST-32).
+void Connection::check_urg(const wire::TcpSegment& seg) {
+  if (!seg.urg()) return;
+  if (state_ != TcpState::established && state_ != TcpState::fin_wait_1 &&
+      state_ != TcpState::fin_wait_2) {
+    return;  // after the peer's FIN there is no urgent data to come
+  }
+  const Seq up = seg.seq + seg.urgent;
+  if (!has_urgent_ || up > rcv_up_) {
+    rcv_up_ = up;
+    has_urgent_ = true;
+    if (rcv_up_ > rcv_read_) notify(EventKind::urgent);
+  }
+}
+
+// Seventh: segment text.
+void Connection::process_text(Seq seq, std::span<const std::uint8_t> data, bool /*push*/,
+                              Instant now) {
+  if (state_ != TcpState::established && state_ != TcpState::fin_wait_1 &&
+      state_ != TcpState::fin_wait_2) {
+    return;  // CLOSE-WAIT and later: the peer already sent FIN; ignore the text
+  }
+  if (read_closed_) {
+    // SHLD-3: data arriving after the application closed gets a reset.
+    send_rst(snd_max_);
+    become_closed(StateCause::rcv_data_after_close, Error::none);
+    return;
+  }
+  const std::uint32_t offset = seq.since(rcv_nxt_);
+  const bool had_holes = !ooo_.empty();
+  const std::uint32_t n = rcv_buf_.write_ahead(offset, data);
+  if (n < data.size()) ack_now_ = true;  // cut by the buffer
+  if (!ooo_.add(offset, offset + n)) {
+    ++stats_.out_of_order_segments;
+    ack_now_ = true;
+    return;
+  }
+  if (offset != 0) {
+    // Out of order: keep it (SHLD-31) and send a duplicate ACK at once (RFC 5681, MAY-13).
+    ++stats_.out_of_order_segments;
+    ack_now_ = true;
+    return;
+  }
+  const std::uint32_t ready = ooo_.contiguous();
+  rcv_buf_.commit(ready);
+  ooo_.advance(ready);
+  rcv_nxt_ += ready;
+  stats_.bytes_received += ready;
+  rcv_unacked_bytes_ += ready;
+  // Filling a hole, or data after a hole remains: acknowledge at once (RFC 5681 section 4.2).
+  const bool immediate = had_holes || rcv_unacked_bytes_ >= 2u * rcv_mss_;
+  schedule_ack(immediate, now);
+  notify(EventKind::readable);
+  if (fin_pending_ && fin_seq_ == rcv_nxt_) process_fin(now);
+}
+
+// Eighth: FIN.
+void Connection::check_fin(Seq fin_seq, Instant now) {
+  if (fin_seq != rcv_nxt_) {
+    // The FIN follows data we do not have yet: remember it.
+    fin_pending_ = true;
+    fin_seq_ = fin_seq;
+    ack_now_ = true;
+    return;
+  }
+  if (fin_received_) {
+    ack_now_ = true;
+    return;
+  }
+  process_fin(now);
+}
+
+void Connection::process_fin(Instant now) {
+  fin_pending_ = false;
+  fin_received_ = true;
+  rcv_nxt_ += 1;
+  rcv_adv_ = seq_max(rcv_adv_, rcv_nxt_);
+  ack_now_ = true;
+  notify(EventKind::peer_closed);
+  switch (state_) {
+    case TcpState::syn_received:
+    case TcpState::established:
+      set_state(TcpState::close_wait, StateCause::rcv_fin);
+      break;
+    case TcpState::fin_wait_1:
+      if (fin_acked()) enter_time_wait(now);
+      else set_state(TcpState::closing, StateCause::rcv_fin);
+      break;
+    case TcpState::fin_wait_2:
+      enter_time_wait(now);
+      break;
+    case TcpState::time_wait:
+      time_wait_deadline_ = now + 2 * cfg_->msl;
+      break;
+    default:
+      break;
+  }
+}
+
+void Connection::negotiate_options(const wire::TcpSegment& syn) {
+  // MUST-14, MUST-15, MUST-16: the peer's MSS, or 536 when it sent none, bounded by what
+  // our own MTU carries. Window scale, timestamps and SACK are parsed and left off for now.
+  std::uint16_t peer = cfg_->default_peer_mss;
+  if (syn.options.has_mss) peer = std::max<std::uint16_t>(syn.options.mss, 64);
+  snd_mss_ = std::min(peer, local_mss());
+  cc_.set_smss(snd_mss_);
+}
+
+}  // namespace synfin::tcp

@@ -1,0 +1,230 @@
+// Sending: data segmentation with Nagle (RFC 896) and sender silly-window avoidance
+// (RFC 9293 section 3.8.6.2.1), the receive window with receiver silly-window avoidance
+// (section 3.8.6.2.2), ACK generation and delayed ACKs (section 3.8.6.3), SYN and RST.
+#include <algorithm>
+
+#include "tcp/connection.hpp"
+
+namespace synfin::tcp {
+
+using namespace wire::tcp_flag;
+
+namespace {
+constexpr std::uint32_t kMaxUnscaledWindow = 0xffff;
+}
+
+// The window to announce now. The right edge never moves left (SHLD-14), and it moves right
+// only by at least min(RCV.BUFF / 2, MSS) at a time (MUST-39).
+std::uint16_t Connection::window_to_advertise() {
+  const std::uint32_t free = std::min(rcv_buf_.free_space(), kMaxUnscaledWindow);
+  const std::uint32_t current = rcv_wnd();
+  std::uint32_t wnd = current;
+  const std::uint32_t step = std::min<std::uint32_t>(rcv_buf_.capacity() / 2, rcv_mss_);
+  if (free > current && free - current >= step) wnd = free;
+  rcv_adv_ = rcv_nxt_ + wnd;
+  return static_cast<std::uint16_t>(wnd);
+}
+
+void Connection::fill_common(OutSegment& s, Seq seq, std::uint8_t flags) {
+  s.header.src_port = tuple_.local_port;
+  s.header.dst_port = tuple_.remote_port;
+  s.header.seq = seq;
+  s.header.flags = flags;
+  if (flags & ACK) {
+    s.header.ack = rcv_nxt_;
+    // An ACK goes out now: any delayed or pending one is covered.
+    ack_now_ = false;
+    ack_delayed_ = false;
+    delack_deadline_ = kNever;
+    rcv_unacked_bytes_ = 0;
+  }
+  s.header.window = (flags & RST) ? 0 : window_to_advertise();
+}
+
+void Connection::send_syn(bool with_ack, Instant now) {
+  OutSegment s;
+  fill_common(s, iss_, with_ack ? (SYN | ACK) : SYN);
+  // The window of a SYN is never scaled.
+  s.header.window = static_cast<std::uint16_t>(std::min(rcv_buf_.free_space(), kMaxUnscaledWindow));
+  if (with_ack) rcv_adv_ = rcv_nxt_ + s.header.window;
+  // MUST-14, SHLD-5, MAY-3: our MSS, only ever on a SYN (MUST-65).
+  if (cfg_->always_send_mss || rcv_mss_ != 536) {
+    s.options.has_mss = true;
+    s.options.mss = rcv_mss_;
+  }
+  const bool first = snd_max_ == iss_;
+  if (first) {
+    snd_nxt_ = iss_ + 1;
+    snd_max_ = iss_ + 1;
+    rtt_timing_ = true;  // time the handshake (RFC 6298 section 2)
+    rtt_seq_ = iss_;
+    rtt_time_ = now;
+  } else {
+    s.retransmission = true;
+    ++stats_.retransmissions;
+    rtt_timing_ = false;  // Karn
+  }
+  ++stats_.segments_out;
+  host_->emit(*this, s);
+  if (rtx_deadline_ == kNever) rtx_deadline_ = now + rtt_.rto();
+}
+
+void Connection::send_ack(Instant /*now*/) {
+  OutSegment s;
+  fill_common(s, snd_max_, ACK);
+  ++stats_.segments_out;
+  host_->emit(*this, s);
+}
+
+void Connection::send_rst(Seq seq) {
+  OutSegment s;
+  fill_common(s, seq, RST);
+  ++stats_.segments_out;
+  host_->emit(*this, s);
+}
+
+bool Connection::ack_rate_allows(Instant now) {
+  if (now - challenge_window_ >= 1s) {
+    challenge_window_ = now;
+    challenge_count_ = 0;
+  }
+  if (challenge_count_ >= cfg_->challenge_ack_limit) return false;
+  ++challenge_count_;
+  return true;
+}
+
+void Connection::send_challenge_ack(Instant now) {
+  // RFC 5961 section 7: rate-limited, per connection (no global counter to leak state,
+  // CVE-2016-5696).
+  if (!ack_rate_allows(now)) return;
+  ++stats_.challenge_acks;
+  send_ack(now);
+}
+
+void Connection::schedule_ack(bool immediate, Instant now) {
+  if (immediate || cfg_->delayed_ack <= Duration::zero()) {
+    ack_now_ = true;
+    return;
+  }
+  if (!ack_delayed_) {
+    ack_delayed_ = true;
+    // MUST-40: never 0.5 s or more.
+    delack_deadline_ = now + std::min<Duration>(cfg_->delayed_ack, 499ms);
+  }
+}
+
+void Connection::maybe_window_update(Instant now) {
+  if (!is_synchronized(state_) || fin_received_ || state_ == TcpState::time_wait) return;
+  // Announce a reopening window when it has grown by two segments or half the buffer, or
+  // when it was closed and now takes a full segment.
+  const std::uint32_t current = rcv_wnd();
+  const std::uint32_t possible = std::min(rcv_buf_.free_space(), kMaxUnscaledWindow);
+  if (possible <= current) return;
+  const std::uint32_t growth = possible - current;
+  const std::uint32_t threshold = std::min<std::uint32_t>(2u * rcv_mss_, rcv_buf_.capacity() / 2);
+  if (growth >= threshold || (current < rcv_mss_ && growth >= rcv_mss_)) {
+    send_ack(now);
+  }
+}
+
+void Connection::emit_data(Seq seq, std::uint32_t len, std::uint8_t extra_flags, bool rtx,
+                           Instant now) {
+  OutSegment s;
+  std::uint8_t flags = ACK | extra_flags;
+  const Seq end = data_end();
+  if (len > 0 && seq + len == end) flags |= PSH;  // MUST-61: the segment that empties the queue
+  if (has_snd_urgent_ && snd_up_ > seq) {
+    // MUST-31: the pointer may lie beyond this segment; the URG flag marks it until passed.
+    flags |= URG;
+    s.header.urgent = static_cast<std::uint16_t>(std::min<std::uint32_t>(snd_up_.since(seq), 0xffff));
+  }
+  fill_common(s, seq, flags);
+  if (len > 0) {
+    auto [a, b] = snd_buf_.slices(seq.since(snd_data_base_), len);
+    s.payload = {a, b};
+  }
+  s.retransmission = rtx;
+  ++stats_.segments_out;
+  stats_.bytes_sent += len;
+  if (rtx) ++stats_.retransmissions;
+  last_sent_at_ = now;
+  host_->emit(*this, s);
+}
+
+void Connection::arm_retransmit(Instant now) {
+  if (rtx_deadline_ == kNever && snd_max_ != snd_una_) rtx_deadline_ = now + rtt_.rto();
+}
+
+void Connection::output(Instant now) {
+  switch (state_) {
+    case TcpState::closed:
+    case TcpState::listen:
+    case TcpState::syn_sent:
+      return;
+    case TcpState::syn_received:
+    case TcpState::time_wait:
+    case TcpState::fin_wait_2:
+      if (ack_now_) send_ack(now);
+      return;
+    default:
+      break;
+  }
+  // A FIN queued while still in SYN-RECEIVED waits for the handshake to finish.
+  const bool may_send = snd_una_ != iss_ || state_ == TcpState::fin_wait_1;
+
+  // RFC 5681 section 4.1: after an idle period longer than the RTO, restart from the
+  // initial window.
+  if (snd_max_ == snd_una_ && snd_nxt_ == snd_max_ && last_sent_at_ != Instant{} &&
+      now - last_sent_at_ > rtt_.rto()) {
+    cc_.on_idle_restart(cfg_->initial_window_segments * snd_mss_);
+  }
+
+  bool sws_force = sws_deadline_ != kNever && now >= sws_deadline_;
+  while (may_send) {
+    const Seq end = data_end();
+    const std::uint32_t unsent = snd_nxt_ < end ? end.since(snd_nxt_) : 0;
+    const std::uint32_t wnd = std::min(snd_wnd_, cc_.cwnd());
+    const Seq right = snd_una_ + wnd;
+    // MUST-34: a window that shrank below what is in flight leaves nothing usable.
+    const std::uint32_t usable = right > snd_nxt_ ? right.since(snd_nxt_) : 0;
+    const std::uint32_t len = std::min({unsent, usable, static_cast<std::uint32_t>(snd_mss_)});
+    const bool fin_due = fin_queued_ && snd_nxt_ <= end && snd_nxt_ + len == end;
+    if (len == 0 && !fin_due) break;
+    const bool rtx = snd_nxt_ < snd_max_;
+    if (len > 0 && !rtx && len < snd_mss_ && !fin_due) {
+      const bool all_queued = len == unsent;
+      const bool nagle_ok = opts_.no_delay || snd_max_ == snd_una_;
+      const bool half_window = max_snd_wnd_ > 0 && len >= max_snd_wnd_ / 2;
+      if (!((all_queued && nagle_ok) || half_window || sws_force)) {
+        // Hold it: Nagle waits for the ACK, silly-window avoidance for a bigger window. If
+        // nothing is in flight, the override timer makes sure we do not wait forever.
+        if (snd_max_ == snd_una_ && sws_deadline_ == kNever && snd_wnd_ > 0) {
+          sws_deadline_ = now + cfg_->sws_override;
+        }
+        break;
+      }
+    }
+    sws_force = false;
+    sws_deadline_ = kNever;
+    if (!rtx && len > 0 && !rtt_timing_) {
+      rtt_timing_ = true;
+      rtt_seq_ = snd_nxt_;
+      rtt_time_ = now;
+    }
+    emit_data(snd_nxt_, len, fin_due ? FIN : 0, rtx, now);
+    snd_nxt_ += len + (fin_due ? 1u : 0u);
+    if (snd_nxt_ > snd_max_) snd_max_ = snd_nxt_;
+    arm_retransmit(now);
+    if (fin_due) break;
+  }
+
+  // Zero window with data waiting and nothing in flight: probe it (MUST-36, SHLD-29).
+  const std::uint32_t waiting = snd_nxt_ < data_end() ? data_end().since(snd_nxt_) : 0;
+  if (snd_wnd_ == 0 && waiting > 0 && snd_max_ == snd_una_ && persist_deadline_ == kNever) {
+    persist_deadline_ = now + rtt_.rto();
+    rtx_deadline_ = kNever;
+  }
+  if (ack_now_) send_ack(now);
+}
+
+}  // namespace synfin::tcp

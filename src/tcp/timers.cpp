@@ -1,0 +1,180 @@
+// Timers: retransmission with exponential backoff and the R1/R2 thresholds (RFC 6298,
+// RFC 9293 section 3.8.3), persist probes of a zero window (section 3.8.6.1), keep-alive
+// (section 3.8.4), delayed ACK, TIME-WAIT (section 3.6.1), sender SWS override.
+#include <algorithm>
+
+#include "tcp/connection.hpp"
+
+namespace synfin::tcp {
+
+using namespace wire::tcp_flag;
+
+Instant Connection::next_deadline() const {
+  return std::min({rtx_deadline_, persist_deadline_, delack_deadline_, keepalive_deadline_,
+                   time_wait_deadline_, sws_deadline_});
+}
+
+void Connection::on_timer(Instant now) {
+  if (time_wait_deadline_ <= now) {
+    time_wait_deadline_ = kNever;
+    host_->timer_fired(*this, TimerKind::time_wait);
+    // TIME-WAIT over (MUST-13), or an orphaned FIN-WAIT-2 that waited long enough.
+    become_closed(StateCause::time_wait_expired, Error::none);
+    return;
+  }
+  if (rtx_deadline_ <= now) {
+    rtx_deadline_ = kNever;
+    host_->timer_fired(*this, TimerKind::retransmit);
+    on_retransmit_timeout(now);
+    if (state_ == TcpState::closed || state_ == TcpState::listen) return;
+  }
+  if (persist_deadline_ <= now) {
+    persist_deadline_ = kNever;
+    host_->timer_fired(*this, TimerKind::persist);
+    on_persist_timeout(now);
+    if (state_ == TcpState::closed) return;
+  }
+  if (keepalive_deadline_ <= now) {
+    keepalive_deadline_ = kNever;
+    host_->timer_fired(*this, TimerKind::keepalive);
+    on_keepalive_timeout(now);
+    if (state_ == TcpState::closed) return;
+  }
+  if (delack_deadline_ <= now) {
+    delack_deadline_ = kNever;
+    host_->timer_fired(*this, TimerKind::delayed_ack);
+    if (ack_delayed_) ack_now_ = true;
+  }
+  if (sws_deadline_ <= now) {
+    host_->timer_fired(*this, TimerKind::sws);
+    output(now);  // sends what the override allows, then clears the deadline
+    sws_deadline_ = kNever;
+  }
+  output(now);
+}
+
+Duration Connection::r2_limit() const {
+  return opts_.user_timeout > Duration::zero() ? opts_.user_timeout : cfg_->r2_timeout;
+}
+
+void Connection::on_retransmit_timeout(Instant now) {
+  if (snd_una_ == snd_max_) return;  // nothing outstanding
+  ++stats_.timeouts;
+
+  if (snd_una_ == iss_ && (state_ == TcpState::syn_sent || state_ == TcpState::syn_received ||
+                           state_ == TcpState::fin_wait_1)) {
+    // The SYN or SYN-ACK is unacknowledged: the same backoff as data (MUST-22), with a
+    // limit of its own: at least 3 minutes for a SYN (MUST-23).
+    const Duration limit = state_ == TcpState::syn_sent ? cfg_->syn_r2_timeout
+                                                         : cfg_->syn_received_timeout;
+    const Duration waited = now - opened_at_;
+    if (waited >= limit) {
+      if (passive_open_) {
+        return_to_listen();
+      } else {
+        become_closed(StateCause::retransmit_limit, Error::timed_out);
+      }
+      return;
+    }
+    ++retransmits_;
+    if (retransmits_ == cfg_->r1_retransmissions) soft_error(Error::timed_out);  // R1
+    syn_retransmitted_ = true;
+    rtt_.backoff(*cfg_);
+    const Duration next = std::min(rtt_.rto(), limit - waited);
+    send_syn(state_ != TcpState::syn_sent, now);
+    rtx_deadline_ = now + next;
+    if (state_ == TcpState::fin_wait_1) {
+      snd_nxt_ = iss_ + 1;  // the FIN goes again after the SYN-ACK
+      output(now);
+    }
+    return;
+  }
+
+  if (snd_wnd_ == 0) {
+    // What is outstanding lies beyond a closed window: this is probing, not loss.
+    on_persist_timeout(now);
+    return;
+  }
+
+  if (first_rtx_at_ == kNever) first_rtx_at_ = now;
+  if (r2_limit() != ConnectionOptions::kNoTimeout && now - first_rtx_at_ >= r2_limit()) {
+    become_closed(StateCause::retransmit_limit, Error::timed_out);  // R2 (MUST-20)
+    return;
+  }
+  ++retransmits_;
+  if (retransmits_ == cfg_->r1_retransmissions) soft_error(Error::timed_out);  // R1 (SHLD-9)
+  cc_.on_timeout(flight_size(), snd_max_);
+  rtt_.backoff(*cfg_);
+  rtt_timing_ = false;  // Karn
+  snd_nxt_ = snd_una_;  // go back and resend from the first unacknowledged byte
+  output(now);
+  arm_retransmit(now);
+}
+
+void Connection::on_persist_timeout(Instant now) {
+  // MUST-37: as long as the peer answers, probing goes on however long the window stays
+  // closed. Only a peer that has said nothing for R2 is given up on.
+  if (r2_limit() != ConnectionOptions::kNoTimeout && now - last_heard_at_ >= r2_limit()) {
+    become_closed(StateCause::retransmit_limit, Error::timed_out);
+    return;
+  }
+  if (snd_wnd_ != 0) {
+    output(now);
+    return;
+  }
+  const Seq end = data_end();
+  if (snd_una_ < snd_max_ && snd_una_ < end) {
+    // Resend one byte of what is outstanding.
+    emit_data(snd_una_, 1, 0, true, now);
+  } else if (snd_nxt_ < end) {
+    // Push one byte of new data past the closed window.
+    rtt_timing_ = false;
+    emit_data(snd_nxt_, 1, 0, false, now);
+    snd_nxt_ += 1;
+    if (snd_nxt_ > snd_max_) snd_max_ = snd_nxt_;
+  } else {
+    return;  // nothing waits any more
+  }
+  ++stats_.zero_window_probes;
+  if (persist_backoff_ < 16) ++persist_backoff_;
+  // SHLD-30: the interval doubles each time, up to the maximum RTO.
+  Duration interval = rtt_.rto();
+  for (int i = 1; i < persist_backoff_ && interval < cfg_->max_rto; ++i) interval *= 2;
+  persist_deadline_ = now + std::min(interval, cfg_->max_rto);
+  rtx_deadline_ = kNever;
+}
+
+void Connection::restart_keepalive(Instant now) {
+  if (!opts_.keepalive) {
+    keepalive_deadline_ = kNever;
+    return;
+  }
+  keepalive_deadline_ = now + opts_.keepalive_idle;
+}
+
+void Connection::on_keepalive_timeout(Instant now) {
+  if (!opts_.keepalive || (state_ != TcpState::established && state_ != TcpState::close_wait &&
+                           state_ != TcpState::fin_wait_2)) {
+    return;
+  }
+  // MUST-26: probe only when nothing is outstanding or waiting to be sent.
+  if (snd_una_ != snd_max_ || !snd_buf_.empty()) {
+    restart_keepalive(now);
+    return;
+  }
+  if (keepalive_sent_ >= opts_.keepalive_probes) {
+    // MUST-29: only after every probe went unanswered.
+    become_closed(StateCause::keepalive_limit, Error::timed_out);
+    return;
+  }
+  // SHLD-12: no data; SEG.SEQ = SND.NXT - 1 makes the peer answer with an ACK.
+  OutSegment s;
+  fill_common(s, snd_max_ - 1, ACK);
+  ++stats_.segments_out;
+  ++stats_.keepalive_probes;
+  ++keepalive_sent_;
+  host_->emit(*this, s);
+  keepalive_deadline_ = now + opts_.keepalive_interval;
+}
+
+}  // namespace synfin::tcp

@@ -1,0 +1,130 @@
+// Internet checksum with 64-bit accumulation. See checksum.hpp.
+#include "wire/checksum.hpp"
+
+#include <bit>
+#include <cstring>
+
+namespace synfin::wire {
+namespace {
+
+inline std::uint64_t add_carry(std::uint64_t a, std::uint64_t b) {
+  const std::uint64_t s = a + b;
+  return s + (s < b ? 1 : 0);
+}
+
+inline std::uint16_t fold(std::uint64_t acc) {
+  acc = (acc & 0xffffffffu) + (acc >> 32);
+  acc = (acc & 0xffffffffu) + (acc >> 32);
+  acc = (acc & 0xffffu) + (acc >> 16);
+  acc = (acc & 0xffffu) + (acc >> 16);
+  return static_cast<std::uint16_t>(acc);
+}
+
+inline std::uint16_t bswap16(std::uint16_t v) { return static_cast<std::uint16_t>((v >> 8) | (v << 8)); }
+
+// Native-order one's complement sum of `n` bytes starting at an even stream offset.
+std::uint64_t sum_native(const std::uint8_t* p, std::size_t n) {
+  std::uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  while (n >= 32) {
+    std::uint64_t w[4];
+    std::memcpy(w, p, 32);
+    a0 = add_carry(a0, w[0]);
+    a1 = add_carry(a1, w[1]);
+    a2 = add_carry(a2, w[2]);
+    a3 = add_carry(a3, w[3]);
+    p += 32;
+    n -= 32;
+  }
+  std::uint64_t acc = add_carry(add_carry(a0, a1), add_carry(a2, a3));
+  while (n >= 8) {
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    acc = add_carry(acc, w);
+    p += 8;
+    n -= 8;
+  }
+  std::uint64_t tail = 0;
+  std::memcpy(&tail, p, n);  // the remaining 0..7 bytes, zero padded (little-endian host)
+  return add_carry(acc, tail);
+}
+
+}  // namespace
+
+static_assert(std::endian::native == std::endian::little, "checksum assumes a little-endian host");
+
+ChecksumAccumulator& ChecksumAccumulator::add(std::span<const std::uint8_t> bytes) {
+  if (bytes.empty()) return *this;
+  std::uint64_t s = sum_native(bytes.data(), bytes.size());
+  if (odd_) {
+    // These bytes start at an odd offset of the stream: their 16-bit lanes are shifted by
+    // one byte, which in one's complement arithmetic is a byte swap of the folded sum.
+    s = bswap16(fold(s));
+  }
+  acc_ = add_carry(acc_, s);
+  if (bytes.size() % 2 != 0) odd_ = !odd_;
+  return *this;
+}
+
+ChecksumAccumulator& ChecksumAccumulator::add_be16(std::uint16_t v) {
+  const std::uint8_t b[2] = {static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
+  return add(b);
+}
+
+ChecksumAccumulator& ChecksumAccumulator::add_be32(std::uint32_t v) {
+  const std::uint8_t b[4] = {static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16),
+                             static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
+  return add(b);
+}
+
+std::uint16_t ChecksumAccumulator::sum() const {
+  // Native little-endian lanes: swap to obtain the value in network (host-number) order.
+  return bswap16(fold(acc_));
+}
+
+std::uint16_t internet_checksum(std::span<const std::uint8_t> bytes) {
+  return ChecksumAccumulator{}.add(bytes).checksum();
+}
+
+void add_pseudo_header_v4(ChecksumAccumulator& acc, std::uint32_t src, std::uint32_t dst,
+                          std::uint8_t protocol, std::uint16_t length) {
+  std::uint8_t ph[12];
+  ph[0] = static_cast<std::uint8_t>(src >> 24);
+  ph[1] = static_cast<std::uint8_t>(src >> 16);
+  ph[2] = static_cast<std::uint8_t>(src >> 8);
+  ph[3] = static_cast<std::uint8_t>(src);
+  ph[4] = static_cast<std::uint8_t>(dst >> 24);
+  ph[5] = static_cast<std::uint8_t>(dst >> 16);
+  ph[6] = static_cast<std::uint8_t>(dst >> 8);
+  ph[7] = static_cast<std::uint8_t>(dst);
+  ph[8] = 0;
+  ph[9] = protocol;
+  ph[10] = static_cast<std::uint8_t>(length >> 8);
+  ph[11] = static_cast<std::uint8_t>(length);
+  acc.add(ph);
+}
+
+void add_pseudo_header_v6(ChecksumAccumulator& acc, std::span<const std::uint8_t, 16> src,
+                          std::span<const std::uint8_t, 16> dst, std::uint8_t next_header,
+                          std::uint32_t length) {
+  acc.add(src).add(dst).add_be32(length).add_be32(next_header);
+}
+
+std::uint16_t checksum_update16(std::uint16_t checksum, std::uint16_t old_word,
+                                std::uint16_t new_word) {
+  std::uint32_t s = static_cast<std::uint16_t>(~checksum);
+  s += static_cast<std::uint16_t>(~old_word);
+  s += new_word;
+  s = (s & 0xffff) + (s >> 16);
+  s = (s & 0xffff) + (s >> 16);
+  return static_cast<std::uint16_t>(~s);
+}
+
+std::uint16_t checksum_update32(std::uint16_t checksum, std::uint32_t old_value,
+                                std::uint32_t new_value) {
+  checksum = checksum_update16(checksum, static_cast<std::uint16_t>(old_value >> 16),
+                               static_cast<std::uint16_t>(new_value >> 16));
+  return checksum_update16(checksum, static_cast<std::uint16_t>(old_value),
+                           static_cast<std::uint16_t>(new_value));
+}
+
+}  // namespace synfin::wire
