@@ -166,6 +166,17 @@ void Connection::synchronized_arrives(const wire::TcpSegment& seg, Instant now) 
     send_syn(true, now);
     return;
   }
+  // Simultaneous open, RFC 9293 figure 8 line 6: the peer's SYN-ACK repeats the SYN we
+  // already have and acknowledges ours. Its SYN is old news; its ACK completes the
+  // handshake (Linux does the same).
+  if (state_ == TcpState::syn_received && !passive_open_ && seg.syn() && seg.ack_flag() &&
+      !seg.rst() && seg.seq == irs_ && snd_una_ < seg.ack && seg.ack <= snd_max_) {
+    wire::TcpSegment stripped = seg;
+    stripped.flags &= static_cast<std::uint8_t>(~SYN);
+    stripped.seq = irs_ + 1;
+    synchronized_arrives(stripped, now);
+    return;
+  }
   Seq seq = seg.seq;
   std::span<const std::uint8_t> data = seg.payload;
   bool fin = seg.fin();
