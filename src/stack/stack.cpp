@@ -1,0 +1,895 @@
+// The Stack: IP input, demultiplexing, listeners with backlogs, sockets, timers, events.
+// RFC 9293 section 3.9 (the user interface and the IP interface), RFC 6056 (ephemeral
+// ports), RFC 5927 (ICMP validation).
+#include <algorithm>
+#include <cstring>
+
+#include "stack/stack_impl.hpp"
+#include "wire/bytes.hpp"
+#include "wire/checksum.hpp"
+
+namespace synfin {
+
+using namespace wire::tcp_flag;
+
+std::string_view to_string(SocketEventKind k) {
+  switch (k) {
+    case SocketEventKind::connected: return "connected";
+    case SocketEventKind::readable: return "readable";
+    case SocketEventKind::writable: return "writable";
+    case SocketEventKind::peer_closed: return "peer closed";
+    case SocketEventKind::reset: return "reset";
+    case SocketEventKind::closed: return "closed";
+    case SocketEventKind::accept_ready: return "accept ready";
+    case SocketEventKind::error: return "error";
+    case SocketEventKind::urgent: return "urgent";
+  }
+  return "?";
+}
+
+std::uint64_t Counters::total_drops() const {
+  std::uint64_t n = 0;
+  for (auto d : drops) n += d;
+  return n;
+}
+
+namespace {
+
+std::uint64_t listener_key(Ipv4Addr a, std::uint16_t port) {
+  return (std::uint64_t{a.value} << 16) | port;
+}
+
+std::uint64_t load_key(const std::array<std::uint8_t, 16>& s, int off) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | s[static_cast<std::size_t>(off + i)];
+  return v;
+}
+
+}  // namespace
+
+Stack::Impl::Impl(StackConfig c)
+    : cfg_(std::move(c)),
+      demux_(load_key(cfg_.secret, 0) ^ 0x9e3779b97f4a7c15ULL, load_key(cfg_.secret, 8) ^ 0xc2b2ae3d27d4eb4fULL),
+      isn_(cfg_.secret),
+      rng_(cfg_.seed) {}
+
+// --- addresses and routes ------------------------------------------------------------------
+
+bool Stack::Impl::is_local(Ipv4Addr a) const {
+  return std::any_of(interfaces_.begin(), interfaces_.end(),
+                     [a](const Interface& i) { return i.addr == a; });
+}
+
+// Broadcast, multicast, unspecified, or the broadcast address of one of our subnets
+// (RFC 9293 MUST-46, MUST-57, MUST-63).
+bool Stack::Impl::is_bad_remote(Ipv4Addr a) const {
+  if (a.is_unspecified() || a.is_broadcast() || a.is_multicast()) return true;
+  for (const Interface& i : interfaces_) {
+    if (i.prefix_len >= 31 || i.prefix_len == 0) continue;
+    const std::uint32_t host_mask = (1u << (32 - i.prefix_len)) - 1;
+    if ((a.value & ~host_mask) == (i.addr.value & ~host_mask) && (a.value & host_mask) == host_mask)
+      return true;
+  }
+  return false;
+}
+
+// MUST-44: the local address comes from the route to the remote: the interface whose
+// subnet holds it, else the first interface (the default route).
+Result<Ipv4Addr, Error> Stack::Impl::route(Ipv4Addr remote) const {
+  if (interfaces_.empty()) return fail(Error::unreachable);
+  for (const Interface& i : interfaces_) {
+    if (i.prefix_len == 0) continue;
+    const std::uint32_t mask = i.prefix_len >= 32 ? ~0u : ~((1u << (32 - i.prefix_len)) - 1);
+    if ((remote.value & mask) == (i.addr.value & mask)) return i.addr;
+  }
+  return interfaces_.front().addr;
+}
+
+const TcpConfig& Stack::Impl::config_for(Ipv4Addr local) const {
+  for (std::size_t i = 0; i < interfaces_.size(); ++i)
+    if (interfaces_[i].addr == local) return iface_cfg_[i];
+  return cfg_.tcp;
+}
+
+// RFC 6056 algorithm 1: start at a random point of the ephemeral range and walk it, skipping
+// any port whose 4-tuple is in use (TIME-WAIT included: it is in the demux table).
+std::uint16_t Stack::Impl::pick_ephemeral(Ipv4Addr local, Ipv4Addr remote, std::uint16_t rport) {
+  const std::uint32_t lo = cfg_.ephemeral_low, hi = cfg_.ephemeral_high;
+  if (hi < lo) return 0;
+  const std::uint32_t count = hi - lo + 1;
+  std::uint32_t next = static_cast<std::uint32_t>(rng_() % count);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const auto port = static_cast<std::uint16_t>(lo + (next % count));
+    const tcp::FourTuple t{local.value, remote.value, port, rport};
+    if (demux_.find(t) == stack::TupleMap::kNone && find_listener(local, port) == kNoSlot) {
+      return port;
+    }
+    ++next;
+  }
+  return 0;
+}
+
+// --- slots ---------------------------------------------------------------------------------
+
+std::uint32_t Stack::Impl::alloc_slot() {
+  if (!free_slots_.empty()) {
+    const std::uint32_t i = free_slots_.back();
+    free_slots_.pop_back();
+    return i;
+  }
+  slots_.emplace_back();
+  return static_cast<std::uint32_t>(slots_.size() - 1);
+}
+
+void Stack::Impl::free_slot(std::uint32_t idx) {
+  Slot& s = slots_[idx];
+  if (s.conn) {
+    if (s.in_demux) demux_.erase(s.key);
+    if (s.conn->state() != TcpState::closed) {
+      auto& n = counters_.connections_by_state[static_cast<std::size_t>(s.conn->state())];
+      if (n > 0) --n;
+    }
+    --connections_;
+  }
+  if (s.half_open && s.parent != kNoSlot && slots_[s.parent].listener) {
+    --slots_[s.parent].listener->syn_queue;
+  }
+  wheel_.cancel(idx);
+  s.conn.reset();
+  s.listener.reset();
+  s.kind = Slot::Kind::free;
+  s.app_owned = false;
+  s.in_demux = false;
+  s.half_open = false;
+  s.linger_zero = false;
+  s.parent = kNoSlot;
+  ++s.generation;
+  free_slots_.push_back(idx);
+}
+
+Slot* Stack::Impl::app_slot(Handle h) {
+  if (h.index >= slots_.size()) return nullptr;
+  Slot& s = slots_[h.index];
+  if (s.generation != h.generation || s.kind == Slot::Kind::free || !s.app_owned) return nullptr;
+  return &s;
+}
+
+const Slot* Stack::Impl::app_slot(Handle h) const {
+  return const_cast<Impl*>(this)->app_slot(h);
+}
+
+std::uint32_t Stack::Impl::find_listener(Ipv4Addr addr, std::uint16_t port) const {
+  auto it = listeners_.find(listener_key(addr, port));
+  if (it == listeners_.end()) it = listeners_.find(listener_key(Ipv4Addr{}, port));
+  return it == listeners_.end() ? kNoSlot : it->second;
+}
+
+void Stack::Impl::push_event(std::uint32_t idx, SocketEventKind k, Error e) {
+  events_.push_back(SocketEvent{handle_of(idx), k, e});
+}
+
+// After every call into a connection: reschedule its timer, and let go of it once closed.
+void Stack::Impl::after_call(std::uint32_t idx, Instant now) {
+  Slot& s = slots_[idx];
+  tcp::Connection& c = *s.conn;
+  const TcpState st = c.state();
+  if (s.half_open && st != TcpState::syn_received) {
+    s.half_open = false;
+    if (s.parent != kNoSlot && slots_[s.parent].listener) --slots_[s.parent].listener->syn_queue;
+  }
+  if (st == TcpState::closed || (st == TcpState::listen && s.parent != kNoSlot)) {
+    // Gone: a closed connection, or a half-open child that went back to LISTEN (MUST-11).
+    if (s.in_demux) {
+      demux_.erase(s.key);
+      s.in_demux = false;
+    }
+    wheel_.cancel(idx);
+    if (s.parent != kNoSlot && slots_[s.parent].listener) {
+      auto& q = slots_[s.parent].listener->accept_queue;
+      q.erase(std::remove(q.begin(), q.end(), idx), q.end());
+    }
+    if (!s.app_owned) free_slot(idx);
+    return;
+  }
+  Instant d = c.next_deadline();
+  if (d != kNever && d <= now) d = now + Duration{stack::TimerWheel::kTickUs};
+  wheel_.schedule(idx, d);
+}
+
+// --- ConnectionHost ------------------------------------------------------------------------
+
+void Stack::Impl::emit(tcp::Connection& c, const tcp::OutSegment& seg) {
+  const tcp::FourTuple& t = c.tuple();
+  emit_tcp(Ipv4Addr{t.local_addr}, Ipv4Addr{t.remote_addr}, seg);
+  if (trace_ != nullptr) {
+    trace_segment(TraceKind::segment_out, current_, Ipv4Addr{t.local_addr}, Ipv4Addr{t.remote_addr},
+                  seg.header, seg.options, seg.payload_size(), seg.retransmission);
+  }
+  if (seg.retransmission) ++counters_.retransmissions;
+}
+
+void Stack::Impl::deliver(tcp::Connection& c, tcp::Event e) {
+  const std::uint32_t idx = current_;
+  if (idx == kNoSlot) return;
+  Slot& s = slots_[idx];
+  if (!s.app_owned) {
+    // A child nobody has accepted yet: once established it joins the accept queue.
+    if (e.kind == tcp::EventKind::connected && s.parent != kNoSlot && slots_[s.parent].listener) {
+      slots_[s.parent].listener->accept_queue.push_back(idx);
+      ++counters_.connections_accepted;
+      push_event(s.parent, SocketEventKind::accept_ready);
+    }
+    return;
+  }
+  (void)c;
+  switch (e.kind) {
+    case tcp::EventKind::connected: push_event(idx, SocketEventKind::connected); break;
+    case tcp::EventKind::readable: push_event(idx, SocketEventKind::readable); break;
+    case tcp::EventKind::writable: push_event(idx, SocketEventKind::writable); break;
+    case tcp::EventKind::peer_closed: push_event(idx, SocketEventKind::peer_closed); break;
+    case tcp::EventKind::reset: push_event(idx, SocketEventKind::reset, e.error); break;
+    case tcp::EventKind::closed: push_event(idx, SocketEventKind::closed, e.error); break;
+    case tcp::EventKind::soft_error: push_event(idx, SocketEventKind::error, e.error); break;
+    case tcp::EventKind::urgent: push_event(idx, SocketEventKind::urgent); break;
+  }
+}
+
+wire::Seq Stack::Impl::choose_isn(const tcp::FourTuple& t, Instant now) { return isn_.isn(t, now); }
+
+void Stack::Impl::state_changed(tcp::Connection& c, TcpState from, TcpState to, StateCause why) {
+  if (from != TcpState::closed) {
+    auto& n = counters_.connections_by_state[static_cast<std::size_t>(from)];
+    if (n > 0) --n;
+  }
+  if (to != TcpState::closed) ++counters_.connections_by_state[static_cast<std::size_t>(to)];
+  if (trace_ != nullptr) {
+    TraceEvent ev;
+    ev.kind = TraceKind::state_change;
+    ev.at = now_;
+    ev.stack = cfg_.name.c_str();
+    ev.conn = current_ == kNoSlot ? Handle{} : handle_of(current_);
+    ev.from = from;
+    ev.to = to;
+    ev.cause = why;
+    const auto& t = c.tuple();
+    ev.segment.src_addr = t.local_addr;
+    ev.segment.dst_addr = t.remote_addr;
+    ev.segment.src_port = t.local_port;
+    ev.segment.dst_port = t.remote_port;
+    trace_->on_trace(ev);
+  }
+}
+
+void Stack::Impl::dropped(tcp::Connection& c, const wire::TcpSegment& seg, DropReason r) {
+  count_drop(r);
+  if (trace_ != nullptr) {
+    TraceEvent ev;
+    ev.kind = TraceKind::drop;
+    ev.at = now_;
+    ev.stack = cfg_.name.c_str();
+    ev.conn = current_ == kNoSlot ? Handle{} : handle_of(current_);
+    ev.drop = r;
+    const auto& t = c.tuple();
+    ev.segment.src_addr = t.remote_addr;
+    ev.segment.dst_addr = t.local_addr;
+    ev.segment.src_port = seg.src_port;
+    ev.segment.dst_port = seg.dst_port;
+    ev.segment.seq = seg.seq.raw();
+    ev.segment.ack = seg.ack.raw();
+    ev.segment.flags = seg.flags;
+    ev.segment.window = seg.window;
+    ev.segment.payload_len = static_cast<std::uint32_t>(seg.payload.size());
+    trace_->on_trace(ev);
+  }
+}
+
+void Stack::Impl::timer_fired(tcp::Connection&, tcp::TimerKind k) {
+  if (trace_ == nullptr) return;
+  TraceEvent ev;
+  ev.kind = TraceKind::timer;
+  ev.at = now_;
+  ev.stack = cfg_.name.c_str();
+  ev.conn = current_ == kNoSlot ? Handle{} : handle_of(current_);
+  ev.timer = tcp::to_string(k);
+  trace_->on_trace(ev);
+}
+
+void Stack::Impl::count_drop(DropReason r) { ++counters_.drops[static_cast<std::size_t>(r)]; }
+
+void Stack::Impl::trace_segment(TraceKind kind, std::uint32_t idx, Ipv4Addr src, Ipv4Addr dst,
+                                const wire::TcpHeaderFields& h, const wire::TcpOptions& o,
+                                std::uint32_t len, bool rtx) {
+  TraceEvent ev;
+  ev.kind = kind;
+  ev.at = now_;
+  ev.stack = cfg_.name.c_str();
+  ev.conn = idx == kNoSlot ? Handle{} : handle_of(idx);
+  ev.segment.src_addr = src.value;
+  ev.segment.dst_addr = dst.value;
+  ev.segment.src_port = h.src_port;
+  ev.segment.dst_port = h.dst_port;
+  ev.segment.seq = h.seq.raw();
+  ev.segment.ack = h.ack.raw();
+  ev.segment.flags = h.flags;
+  ev.segment.window = h.window;
+  ev.segment.urgent = h.urgent;
+  ev.segment.payload_len = len;
+  ev.segment.options = o;
+  ev.segment.retransmission = rtx;
+  if (idx != kNoSlot && slots_[idx].conn) {
+    const auto info = slots_[idx].conn->info();
+    ev.cwnd = info.cwnd;
+    ev.ssthresh = info.ssthresh;
+  }
+  trace_->on_trace(ev);
+}
+
+// --- output --------------------------------------------------------------------------------
+
+std::vector<std::uint8_t>& Stack::Impl::new_packet(std::size_t size) {
+  if (!tx_pool_.empty()) {
+    tx_queue_.push_back(std::move(tx_pool_.back()));
+    tx_pool_.pop_back();
+  } else {
+    tx_queue_.emplace_back();
+  }
+  auto& p = tx_queue_.back();
+  p.resize(size);
+  return p;
+}
+
+void Stack::Impl::emit_tcp(Ipv4Addr src, Ipv4Addr dst, const tcp::OutSegment& seg) {
+  const std::size_t optlen = wire::options_wire_length(seg.options, cfg_.tcp.option_layout);
+  const std::size_t tcp_len = wire::kTcpMinHeader + optlen + seg.payload_size();
+  const std::size_t total = wire::kIpv4MinHeader + tcp_len;
+  auto& p = new_packet(total);
+  std::span<std::uint8_t> tcp(p.data() + wire::kIpv4MinHeader, tcp_len);
+  const std::size_t hl = wire::write_tcp_header(tcp, seg.header, seg.options, cfg_.tcp.option_layout);
+  std::size_t off = hl;
+  for (auto piece : seg.payload) {
+    if (!piece.empty()) std::memcpy(tcp.data() + off, piece.data(), piece.size());
+    off += piece.size();
+  }
+  wire::finish_tcp_checksum_v4(tcp, src.value, dst.value);  // MUST-2
+  wire::Ipv4Header ip;
+  ip.tos = cfg_.tos;
+  ip.ttl = cfg_.ttl;
+  ip.protocol = wire::ip_proto::tcp;
+  ip.src = src;
+  ip.dst = dst;
+  ip.total_length = static_cast<std::uint16_t>(total);
+  ip.id = ip_id_++;
+  ip.dont_fragment = true;
+  wire::write_ipv4_header(p, ip);
+  ++counters_.packets_out;
+  ++counters_.segments_out;
+  if (seg.header.flags & RST) ++counters_.resets_out;
+}
+
+void Stack::Impl::emit_ip(Ipv4Addr src, Ipv4Addr dst, std::uint8_t proto,
+                          std::span<const std::uint8_t> payload) {
+  const std::size_t total = wire::kIpv4MinHeader + payload.size();
+  auto& p = new_packet(total);
+  std::memcpy(p.data() + wire::kIpv4MinHeader, payload.data(), payload.size());
+  wire::Ipv4Header ip;
+  ip.tos = cfg_.tos;
+  ip.ttl = cfg_.ttl;
+  ip.protocol = proto;
+  ip.src = src;
+  ip.dst = dst;
+  ip.total_length = static_cast<std::uint16_t>(total);
+  ip.id = ip_id_++;
+  wire::write_ipv4_header(p, ip);
+  ++counters_.packets_out;
+}
+
+void Stack::Impl::send_reset_for(const wire::TcpSegment& seg, Ipv4Addr local, Ipv4Addr remote) {
+  tcp::OutSegment rst;
+  if (!tcp::Connection::reset_for(seg, rst)) return;
+  emit_tcp(local, remote, rst);
+  if (trace_ != nullptr) {
+    trace_segment(TraceKind::segment_out, kNoSlot, local, remote, rst.header, rst.options, 0, false);
+  }
+}
+
+// --- input ---------------------------------------------------------------------------------
+
+void Stack::Impl::receive(std::span<const std::uint8_t> packet, Instant now) {
+  now_ = now;
+  ++counters_.packets_in;
+  auto ip = wire::parse_ipv4(packet);
+  if (!ip) {
+    count_drop(ip.error());
+    return;
+  }
+  const auto& h = ip->header;
+  // MUST-57: segments to broadcast or multicast addresses (or anyone but us) are dropped.
+  if (!is_local(h.dst)) {
+    count_drop(DropReason::ip_not_for_us);
+    return;
+  }
+  // MUST-63: and so are segments from invalid source addresses.
+  if (is_bad_remote(h.src)) {
+    count_drop(DropReason::ip_bad_source);
+    return;
+  }
+  switch (h.protocol) {
+    case wire::ip_proto::tcp: tcp_input(*ip, now); break;
+    case wire::ip_proto::icmp: icmp_input(*ip, now); break;
+    default: count_drop(DropReason::ip_unknown_protocol); break;
+  }
+}
+
+void Stack::Impl::tcp_input(const wire::Ipv4Packet& ip, Instant now) {
+  const wire::PseudoHeaderV4 ph{ip.header.src.value, ip.header.dst.value};
+  auto seg = wire::parse_tcp(ip.payload, &ph);  // MUST-3: the checksum is verified
+  if (!seg) {
+    count_drop(seg.error());
+    return;
+  }
+  if (seg->src_port == 0 || seg->dst_port == 0) {
+    count_drop(DropReason::tcp_bad_port);
+    return;
+  }
+  ++counters_.segments_in;
+  if (seg->rst()) ++counters_.resets_in;
+  const tcp::FourTuple t{ip.header.dst.value, ip.header.src.value, seg->dst_port, seg->src_port};
+  std::uint32_t idx = demux_.find(t);
+  if (trace_ != nullptr) {
+    trace_segment(TraceKind::segment_in, idx == stack::TupleMap::kNone ? kNoSlot : idx, ip.header.src,
+                  ip.header.dst,
+                  wire::TcpHeaderFields{seg->src_port, seg->dst_port, seg->seq, seg->ack, seg->flags,
+                                        seg->window, seg->urgent},
+                  seg->options, static_cast<std::uint32_t>(seg->payload.size()), false);
+  }
+  if (idx != stack::TupleMap::kNone) {
+    Slot& s = slots_[idx];
+    tcp::Connection& c = *s.conn;
+    // MAY-2: a SYN in TIME-WAIT whose sequence number lies beyond the old connection's
+    // may open a new incarnation; the old one goes.
+    if (c.state() == TcpState::time_wait && seg->syn() && !seg->ack_flag() && !seg->rst() &&
+        seg->seq > c.rcv_nxt() && find_listener(ip.header.dst, seg->dst_port) != kNoSlot) {
+      free_slot(idx);
+      idx = stack::TupleMap::kNone;
+    } else if (c.state() == TcpState::syn_received && s.parent != kNoSlot && seg->ack_flag() &&
+               !seg->syn() && !seg->rst() && slots_[s.parent].listener &&
+               slots_[s.parent].listener->accept_queue.size() >= slots_[s.parent].listener->backlog) {
+      // The accept queue is full: ignore the ACK that would complete the handshake; the
+      // SYN-ACK is retransmitted and the peer's ACK comes again (Linux's choice).
+      ++counters_.listen_overflows;
+      count_drop(DropReason::tcp_listen_overflow);
+      return;
+    } else {
+      call(idx, now, [&](tcp::Connection& conn) { conn.on_segment(*seg, now); });
+      return;
+    }
+  }
+  const std::uint32_t lidx = find_listener(ip.header.dst, seg->dst_port);
+  if (lidx != kNoSlot) {
+    listen_input(lidx, *seg, t, now);
+    return;
+  }
+  // RFC 9293 section 3.10.7.1: nothing here; answer with a reset.
+  count_drop(DropReason::tcp_no_socket);
+  send_reset_for(*seg, ip.header.dst, ip.header.src);
+}
+
+void Stack::Impl::listen_input(std::uint32_t lidx, const wire::TcpSegment& seg,
+                               const tcp::FourTuple& t, Instant now) {
+  ListenerState& l = *slots_[lidx].listener;
+  if (seg.rst()) {  // ignored in LISTEN
+    count_drop(DropReason::tcp_unexpected);
+    return;
+  }
+  if (seg.ack_flag()) {  // <SEQ=SEG.ACK><CTL=RST>
+    count_drop(DropReason::tcp_unexpected);
+    send_reset_for(seg, Ipv4Addr{t.local_addr}, Ipv4Addr{t.remote_addr});
+    return;
+  }
+  if (!seg.syn()) {
+    count_drop(DropReason::tcp_unexpected);
+    return;
+  }
+  const std::uint32_t syn_limit = std::min(l.backlog, cfg_.max_syn_backlog);
+  if (l.accept_queue.size() >= l.backlog || l.syn_queue >= syn_limit ||
+      connections_ >= cfg_.max_connections) {
+    // Full: drop the SYN; the peer retries (counted).
+    ++counters_.listen_overflows;
+    count_drop(DropReason::tcp_listen_overflow);
+    return;
+  }
+  const std::uint32_t idx = alloc_slot();
+  Slot& s = slots_[idx];
+  s.kind = Slot::Kind::connection;
+  s.conn = std::make_unique<tcp::Connection>(*this, config_for(Ipv4Addr{t.local_addr}), t);
+  s.parent = lidx;
+  s.app_owned = false;
+  s.half_open = true;
+  s.in_demux = true;
+  s.key = t;
+  ++l.syn_queue;
+  ++connections_;
+  demux_.insert(t, idx);
+  call(idx, now, [&](tcp::Connection& c) {
+    (void)c.open_passive();
+    c.on_segment(seg, now);
+  });
+}
+
+void Stack::Impl::icmp_input(const wire::Ipv4Packet& ip, Instant now) {
+  auto m = wire::parse_icmp(ip.payload);
+  if (!m) {
+    count_drop(m.error());
+    return;
+  }
+  ++counters_.icmp_in;
+  if (m->type == wire::icmp_type::echo_request) {
+    if (!cfg_.answer_ping) return;
+    const auto reply = wire::build_icmp(wire::icmp_type::echo_reply, 0, m->rest, m->body);
+    emit_ip(ip.header.dst, ip.header.src, wire::ip_proto::icmp, reply);
+    ++counters_.icmp_out;
+    return;
+  }
+  if (m->type == wire::icmp_type::echo_reply) return;
+  auto e = wire::parse_icmp_tcp_error(*m);
+  if (!e) {
+    count_drop(e.error());
+    return;
+  }
+  // MUST-55: source quench is ignored.
+  if (e->type == wire::icmp_type::source_quench) return;
+  // MUST-54: the error goes to the connection whose segment it quotes, and only if the
+  // quoted sequence number is one we have outstanding (RFC 5927 section 4.1).
+  const tcp::FourTuple t{e->src.value, e->dst.value, e->src_port, e->dst_port};
+  const std::uint32_t idx = demux_.find(t);
+  if (idx == stack::TupleMap::kNone || !slots_[idx].conn) {
+    count_drop(DropReason::icmp_no_connection);
+    return;
+  }
+  tcp::Connection& c = *slots_[idx].conn;
+  const auto info = c.info();
+  const wire::Seq una = c.snd_una();
+  if (!wire::in_range(e->seq, una, una + std::max<std::uint32_t>(info.unacked, 1))) {
+    count_drop(DropReason::icmp_no_connection);
+    return;
+  }
+  call(idx, now, [&](tcp::Connection& conn) {
+    if (e->type == wire::icmp_type::dest_unreachable) {
+      switch (e->code) {
+        case 4:  // fragmentation needed: lower the MSS, never abort (RFC 1191)
+          conn.path_mtu_changed(e->next_hop_mtu != 0 ? e->next_hop_mtu : 576, now);
+          break;
+        case 2:  // protocol unreachable
+        case 3:  // port unreachable: hard errors (SHLD-26)
+          conn.hard_error(Error::refused, now);
+          break;
+        default:  // net, host, source route failed and the rest: soft (MUST-56)
+          conn.soft_error(Error::unreachable);
+          break;
+      }
+    } else {
+      conn.soft_error(Error::unreachable);  // time exceeded, parameter problem (MUST-56)
+    }
+  });
+}
+
+void Stack::Impl::close_listener(std::uint32_t idx, Instant now) {
+  Slot& s = slots_[idx];
+  const ListenerState& l = *s.listener;
+  listeners_.erase(listener_key(l.addr, l.port));
+  --listener_count_;
+  // Children nobody accepted are reset.
+  for (std::uint32_t i = 0; i < slots_.size(); ++i) {
+    Slot& c = slots_[i];
+    if (c.kind == Slot::Kind::connection && c.parent == idx && !c.app_owned && c.conn) {
+      call(i, now, [&](tcp::Connection& conn) { conn.abort(now); });
+    }
+  }
+  free_slot(idx);
+}
+
+// --- Stack: the public face ----------------------------------------------------------------
+
+Stack::Stack(StackConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+Stack::~Stack() = default;
+
+const StackConfig& Stack::config() const { return impl_->cfg_; }
+
+void Stack::add_interface(const Interface& iface) {
+  impl_->interfaces_.push_back(iface);
+  TcpConfig c = impl_->cfg_.tcp;
+  c.mtu = iface.mtu;
+  impl_->iface_cfg_.push_back(c);
+}
+
+const std::vector<Interface>& Stack::interfaces() const { return impl_->interfaces_; }
+
+void Stack::receive(std::span<const std::uint8_t> packet, Instant now) { impl_->receive(packet, now); }
+
+void Stack::poll(Instant now) {
+  Impl& m = *impl_;
+  m.now_ = now;
+  m.wheel_.advance(now, [&](std::uint32_t id) {
+    if (id < m.slots_.size() && m.slots_[id].conn) {
+      m.call(id, now, [&](tcp::Connection& c) { c.on_timer(now); });
+    }
+  });
+}
+
+std::size_t Stack::transmit(PacketSink& sink, Instant now) {
+  Impl& m = *impl_;
+  std::size_t n = 0;
+  while (!m.tx_queue_.empty()) {
+    auto p = std::move(m.tx_queue_.front());
+    m.tx_queue_.pop_front();
+    sink.send_packet(p, now);
+    if (m.tx_pool_.size() < 256) m.tx_pool_.push_back(std::move(p));
+    ++n;
+  }
+  return n;
+}
+
+std::size_t Stack::pending_packets() const { return impl_->tx_queue_.size(); }
+
+Instant Stack::next_deadline() const { return impl_->wheel_.next_deadline(); }
+
+Result<Handle, Error> Stack::listen(Ipv4Addr local, std::uint16_t port, std::uint32_t backlog) {
+  Impl& m = *impl_;
+  if (port == 0 || backlog == 0) return fail(Error::invalid_argument);
+  if (!local.is_unspecified() && !m.is_local(local)) return fail(Error::invalid_argument);
+  // MUST-41: a second LISTEN on the same address and port is refused; connections already
+  // using the port are left alone (they are demultiplexed by their whole 4-tuple).
+  if (m.listeners_.count(listener_key(local, port)) != 0) return fail(Error::address_in_use);
+  const std::uint32_t idx = m.alloc_slot();
+  Slot& s = m.slots_[idx];
+  s.kind = Slot::Kind::listener;
+  s.app_owned = true;
+  s.listener = std::make_unique<ListenerState>();
+  s.listener->addr = local;
+  s.listener->port = port;
+  s.listener->backlog = std::min<std::uint32_t>(backlog, 65535);
+  m.listeners_[listener_key(local, port)] = idx;
+  ++m.listener_count_;
+  return m.handle_of(idx);
+}
+
+Result<Handle, Error> Stack::accept(Handle h) {
+  Impl& m = *impl_;
+  Slot* s = m.app_slot(h);
+  if (s == nullptr) return fail(Error::not_connected);
+  if (s->kind != Slot::Kind::listener) return fail(Error::invalid_state);
+  auto& q = s->listener->accept_queue;
+  if (q.empty()) return fail(Error::would_block);
+  const std::uint32_t idx = q.front();
+  q.pop_front();
+  Slot& c = m.slots_[idx];
+  c.app_owned = true;
+  c.parent = kNoSlot;
+  // Whatever arrived before accept() is announced now.
+  if (c.conn->readable_bytes() > 0 || c.conn->peer_fin_received()) m.push_event(idx, SocketEventKind::readable);
+  if (c.conn->peer_fin_received()) m.push_event(idx, SocketEventKind::peer_closed);
+  return m.handle_of(idx);
+}
+
+Result<Handle, Error> Stack::connect(Ipv4Addr remote, std::uint16_t port, Instant now,
+                                     const ConnectOptions& opts) {
+  Impl& m = *impl_;
+  if (port == 0) return fail(Error::invalid_argument);
+  if (m.is_bad_remote(remote)) return fail(Error::invalid_argument);  // MUST-46
+  Ipv4Addr local = opts.local_addr;
+  if (local.is_unspecified()) {
+    auto r = m.route(remote);  // MUST-44
+    if (!r) return fail(r.error());
+    local = *r;
+  } else if (!m.is_local(local)) {
+    return fail(Error::invalid_argument);  // MUST-43: only one of our addresses
+  }
+  if (m.connections_ >= m.cfg_.max_connections) return fail(Error::no_resources);
+  std::uint16_t lport = opts.local_port;
+  if (lport == 0) {
+    lport = m.pick_ephemeral(local, remote, port);
+    if (lport == 0) return fail(Error::address_in_use);
+  }
+  const tcp::FourTuple t{local.value, remote.value, lport, port};
+  if (m.demux_.find(t) != stack::TupleMap::kNone) return fail(Error::address_in_use);
+  const std::uint32_t idx = m.alloc_slot();
+  Slot& s = m.slots_[idx];
+  s.kind = Slot::Kind::connection;
+  s.app_owned = true;
+  s.in_demux = true;
+  s.key = t;
+  s.conn = std::make_unique<tcp::Connection>(m, m.config_for(local), t);
+  ++m.connections_;
+  m.demux_.insert(t, idx);
+  ++m.counters_.connections_opened;
+  Error err = Error::none;
+  m.call(idx, now, [&](tcp::Connection& c) { err = c.open_active(now); });
+  if (err != Error::none) {
+    m.free_slot(idx);
+    return fail(err);
+  }
+  return m.handle_of(idx);
+}
+
+Result<std::uint32_t, Error> Stack::send(Handle h, std::span<const std::uint8_t> data, Instant now) {
+  Impl& m = *impl_;
+  Slot* s = m.app_slot(h);
+  if (s == nullptr || !s->conn) return fail(s == nullptr ? Error::not_connected : Error::invalid_state);
+  Result<std::uint32_t, Error> r = fail(Error::invalid_state);
+  m.call(h.index, now, [&](tcp::Connection& c) { r = c.send(data, now); });
+  return r;
+}
+
+Result<std::uint32_t, Error> Stack::send_urgent(Handle h, std::span<const std::uint8_t> data,
+                                                Instant now) {
+  Impl& m = *impl_;
+  Slot* s = m.app_slot(h);
+  if (s == nullptr || !s->conn) return fail(s == nullptr ? Error::not_connected : Error::invalid_state);
+  Result<std::uint32_t, Error> r = fail(Error::invalid_state);
+  m.call(h.index, now, [&](tcp::Connection& c) { r = c.send_urgent(data, now); });
+  return r;
+}
+
+Result<std::uint32_t, Error> Stack::recv(Handle h, std::span<std::uint8_t> out, Instant now) {
+  Impl& m = *impl_;
+  Slot* s = m.app_slot(h);
+  if (s == nullptr || !s->conn) return fail(s == nullptr ? Error::not_connected : Error::invalid_state);
+  Result<std::uint32_t, Error> r = fail(Error::invalid_state);
+  m.call(h.index, now, [&](tcp::Connection& c) { r = c.receive(out, now); });
+  return r;
+}
+
+Error Stack::shutdown(Handle h, Instant now) {
+  Impl& m = *impl_;
+  Slot* s = m.app_slot(h);
+  if (s == nullptr || !s->conn) return s == nullptr ? Error::not_connected : Error::invalid_state;
+  Error e = Error::none;
+  m.call(h.index, now, [&](tcp::Connection& c) { e = c.shutdown_write(now); });
+  return e;
+}
+
+Error Stack::close(Handle h, Instant now) {
+  Impl& m = *impl_;
+  Slot* s = m.app_slot(h);
+  if (s == nullptr) return Error::not_connected;
+  if (s->kind == Slot::Kind::listener) {
+    m.close_listener(h.index, now);
+    return Error::none;
+  }
+  s->app_owned = false;  // the handle is given back; the connection finishes on its own
+  const bool linger_zero = s->linger_zero;
+  if (s->conn->state() == TcpState::closed) {
+    m.free_slot(h.index);
+    return Error::none;
+  }
+  m.call(h.index, now, [&](tcp::Connection& c) {
+    if (linger_zero) c.abort(now);
+    else (void)c.close(now);
+  });
+  return Error::none;
+}
+
+Error Stack::abort(Handle h, Instant now) {
+  Impl& m = *impl_;
+  Slot* s = m.app_slot(h);
+  if (s == nullptr) return Error::not_connected;
+  if (s->kind == Slot::Kind::listener) {
+    m.close_listener(h.index, now);
+    return Error::none;
+  }
+  s->app_owned = false;
+  if (s->conn->state() == TcpState::closed) {
+    m.free_slot(h.index);
+    return Error::none;
+  }
+  m.call(h.index, now, [&](tcp::Connection& c) { c.abort(now); });
+  return Error::none;
+}
+
+Error Stack::set_options(Handle h, const SocketOptions& o, Instant now) {
+  Impl& m = *impl_;
+  Slot* s = m.app_slot(h);
+  if (s == nullptr) return Error::not_connected;
+  if (!s->conn) return Error::invalid_state;
+  if (o.linger_zero) s->linger_zero = *o.linger_zero;
+  Error err = Error::none;
+  m.call(h.index, now, [&](tcp::Connection& c) {
+    if (o.send_buffer || o.recv_buffer) {
+      err = c.set_buffer_sizes(o.send_buffer.value_or(m.cfg_.tcp.send_buffer),
+                               o.recv_buffer.value_or(m.cfg_.tcp.recv_buffer));
+    }
+    if (o.no_delay) c.set_no_delay(*o.no_delay, now);
+    if (o.keepalive_idle || o.keepalive_interval || o.keepalive_probes) {
+      c.set_keepalive_params(o.keepalive_idle.value_or(Duration::zero()),
+                             o.keepalive_interval.value_or(Duration::zero()),
+                             o.keepalive_probes.value_or(0), now);
+    }
+    if (o.keepalive) c.set_keepalive(*o.keepalive, now);
+    if (o.user_timeout) c.set_user_timeout(*o.user_timeout);
+  });
+  return err;
+}
+
+Result<SocketInfo, Error> Stack::info(Handle h) const {
+  const Impl& m = *impl_;
+  const Slot* s = m.app_slot(h);
+  if (s == nullptr) return fail(Error::not_connected);
+  SocketInfo i;
+  if (s->kind == Slot::Kind::listener) {
+    i.state = TcpState::listen;
+    i.listening = true;
+    i.local_addr = s->listener->addr;
+    i.local_port = s->listener->port;
+    i.accept_queue = static_cast<std::uint32_t>(s->listener->accept_queue.size());
+    i.syn_queue = s->listener->syn_queue;
+    return i;
+  }
+  const auto c = s->conn->info();
+  const auto& t = s->conn->tuple();
+  i.state = c.state;
+  i.local_addr = Ipv4Addr{t.local_addr};
+  i.local_port = t.local_port;
+  i.remote_addr = Ipv4Addr{t.remote_addr};
+  i.remote_port = t.remote_port;
+  i.srtt = c.srtt;
+  i.rttvar = c.rttvar;
+  i.rto = c.rto;
+  i.cwnd = c.cwnd;
+  i.ssthresh = c.ssthresh;
+  i.snd_mss = c.snd_mss;
+  i.rcv_mss = c.rcv_mss;
+  i.snd_wnd = c.snd_wnd;
+  i.rcv_wnd = c.rcv_wnd;
+  i.unacked = c.unacked;
+  i.send_queued = c.send_queued;
+  i.recv_queued = c.recv_queued;
+  i.bytes_sent = c.bytes_sent;
+  i.bytes_acked = c.bytes_acked;
+  i.bytes_received = c.bytes_received;
+  i.segments_in = c.segments_in;
+  i.segments_out = c.segments_out;
+  i.retransmissions = c.retransmissions;
+  i.timeouts = c.timeouts;
+  i.dupacks_received = c.dupacks_received;
+  i.in_recovery = c.in_recovery;
+  i.last_error = c.last_error;
+  return i;
+}
+
+std::uint32_t Stack::urgent_pending(Handle h) const {
+  const Slot* s = impl_->app_slot(h);
+  return (s != nullptr && s->conn) ? s->conn->urgent_pending() : 0;
+}
+
+bool Stack::next_event(SocketEvent& out) {
+  if (impl_->events_.empty()) return false;
+  out = impl_->events_.front();
+  impl_->events_.pop_front();
+  return true;
+}
+
+std::vector<SocketEvent> Stack::drain_events() {
+  std::vector<SocketEvent> v(impl_->events_.begin(), impl_->events_.end());
+  impl_->events_.clear();
+  return v;
+}
+
+const Counters& Stack::counters() const { return impl_->counters_; }
+std::size_t Stack::connection_count() const { return impl_->connections_; }
+std::size_t Stack::listener_count() const { return impl_->listener_count_; }
+std::size_t Stack::timer_count() const { return impl_->wheel_.size(); }
+
+std::size_t Stack::buffered_bytes() const {
+  std::size_t n = 0;
+  for (const Slot& s : impl_->slots_) {
+    if (s.conn) {
+      const auto i = s.conn->info();
+      n += i.send_queued + i.recv_queued;
+    }
+  }
+  return n;
+}
+
+void Stack::set_trace(TraceSink* sink) { impl_->trace_ = sink; }
+
+}  // namespace synfin

@@ -1,0 +1,117 @@
+// Stack internals: the socket table, demultiplexing, listeners, the timer wheel, the
+// transmit queue, events and counters. The public face is include/synfin/stack.hpp.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <random>
+#include <unordered_map>
+#include <vector>
+
+#include "stack/timer_wheel.hpp"
+#include "stack/tuple_map.hpp"
+#include "synfin/stack.hpp"
+#include "tcp/connection.hpp"
+#include "wire/icmp.hpp"
+
+namespace synfin {
+
+struct ListenerState {
+  Ipv4Addr addr;
+  std::uint16_t port = 0;
+  std::uint32_t backlog = 0;
+  std::deque<std::uint32_t> accept_queue;  // established children waiting for accept()
+  std::uint32_t syn_queue = 0;             // children in SYN-RECEIVED
+};
+
+inline constexpr std::uint32_t kNoSlot = 0xffffffffu;
+
+struct Slot {
+  enum class Kind : std::uint8_t { free, listener, connection };
+  std::unique_ptr<tcp::Connection> conn;
+  std::unique_ptr<ListenerState> listener;
+  tcp::FourTuple key;       // the demultiplexing key, while in_demux
+  std::uint32_t generation = 1;
+  std::uint32_t parent = kNoSlot;  // listener slot of a child not yet accepted
+  Kind kind = Kind::free;
+  bool app_owned = false;   // the application holds the handle
+  bool in_demux = false;
+  bool half_open = false;   // counted in the parent's syn_queue
+  bool linger_zero = false;
+};
+
+struct Stack::Impl : tcp::ConnectionHost {
+  explicit Impl(StackConfig c);
+
+  // ConnectionHost
+  void emit(tcp::Connection& c, const tcp::OutSegment& seg) override;
+  void deliver(tcp::Connection& c, tcp::Event e) override;
+  wire::Seq choose_isn(const tcp::FourTuple& t, Instant now) override;
+  void state_changed(tcp::Connection& c, TcpState from, TcpState to, StateCause why) override;
+  void dropped(tcp::Connection& c, const wire::TcpSegment& seg, DropReason r) override;
+  void timer_fired(tcp::Connection& c, tcp::TimerKind k) override;
+
+  // packet path
+  void receive(std::span<const std::uint8_t> packet, Instant now);
+  void tcp_input(const wire::Ipv4Packet& ip, Instant now);
+  void icmp_input(const wire::Ipv4Packet& ip, Instant now);
+  void listen_input(std::uint32_t lidx, const wire::TcpSegment& seg, const tcp::FourTuple& t,
+                    Instant now);
+  void send_reset_for(const wire::TcpSegment& seg, Ipv4Addr local, Ipv4Addr remote);
+  void emit_tcp(Ipv4Addr src, Ipv4Addr dst, const tcp::OutSegment& seg);
+  void emit_ip(Ipv4Addr src, Ipv4Addr dst, std::uint8_t proto,
+               std::span<const std::uint8_t> payload);
+  std::vector<std::uint8_t>& new_packet(std::size_t size);
+  void count_drop(DropReason r);
+
+  // connections
+  template <typename F>
+  void call(std::uint32_t idx, Instant now, F&& f) {
+    const std::uint32_t saved = current_;
+    current_ = idx;
+    now_ = now;
+    f(*slots_[idx].conn);
+    current_ = saved;
+    after_call(idx, now);
+  }
+  void after_call(std::uint32_t idx, Instant now);
+  std::uint32_t alloc_slot();
+  void free_slot(std::uint32_t idx);
+  const TcpConfig& config_for(Ipv4Addr local) const;
+  Handle handle_of(std::uint32_t idx) const { return Handle{idx, slots_[idx].generation}; }
+  Slot* app_slot(Handle h);
+  const Slot* app_slot(Handle h) const;
+  std::uint32_t find_listener(Ipv4Addr addr, std::uint16_t port) const;
+  void close_listener(std::uint32_t idx, Instant now);
+  void push_event(std::uint32_t idx, SocketEventKind k, Error e = Error::none);
+  bool is_local(Ipv4Addr a) const;
+  bool is_bad_remote(Ipv4Addr a) const;
+  Result<Ipv4Addr, Error> route(Ipv4Addr remote) const;
+  std::uint16_t pick_ephemeral(Ipv4Addr local, Ipv4Addr remote, std::uint16_t rport);
+  void trace_segment(TraceKind kind, std::uint32_t idx, Ipv4Addr src, Ipv4Addr dst,
+                     const wire::TcpHeaderFields& h, const wire::TcpOptions& o,
+                     std::uint32_t len, bool rtx);
+
+  StackConfig cfg_;
+  std::vector<Interface> interfaces_;
+  std::deque<TcpConfig> iface_cfg_;  // per interface: the TCP config with its MTU
+  std::vector<Slot> slots_;
+  std::vector<std::uint32_t> free_slots_;
+  stack::TupleMap demux_;
+  std::unordered_map<std::uint64_t, std::uint32_t> listeners_;
+  stack::TimerWheel wheel_;
+  std::deque<std::vector<std::uint8_t>> tx_queue_;
+  std::vector<std::vector<std::uint8_t>> tx_pool_;
+  std::deque<SocketEvent> events_;
+  Counters counters_;
+  tcp::IsnGenerator isn_;
+  std::mt19937_64 rng_;
+  TraceSink* trace_ = nullptr;
+  std::uint32_t current_ = kNoSlot;
+  Instant now_{};
+  std::uint16_t ip_id_ = 0;
+  std::size_t connections_ = 0;
+  std::size_t listener_count_ = 0;
+};
+
+}  // namespace synfin
