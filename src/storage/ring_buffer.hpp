@@ -66,7 +66,7 @@ class RingBuffer {
     n = std::min(n, size_);
     head_ = wrap(head_ + n);
     size_ -= n;
-    if (size_ == 0) head_ = 0;
+    // head_ stays put even when empty: bytes written ahead are placed relative to it.
     return n;
   }
 

@@ -44,6 +44,7 @@ Error Connection::open_active(Instant now) {
 
 Error Connection::open_passive() {
   if (state_ != TcpState::closed) return Error::invalid_state;
+  listen_tuple_ = tuple_;
   set_state(TcpState::listen, StateCause::user_open_passive);
   return Error::none;
 }
@@ -130,8 +131,12 @@ Error Connection::shutdown_write(Instant now) {
       become_closed(StateCause::user_close, Error::none);
       return Error::none;
     case TcpState::syn_sent:
-      // Nothing was synchronized: delete the TCB; queued sends fail with "closing".
-      become_closed(StateCause::user_close, Error::none);
+      // A half-close before the handshake completes: the FIN follows the queued data once
+      // the connection is established, as FreeBSD does. (An outright CLOSE with nothing
+      // queued deletes the TCB, section 3.10.4: see close().)
+      if (fin_queued_) return Error::closing;
+      fin_queued_ = true;
+      close_when_established_ = true;
       return Error::none;
     case TcpState::syn_received:
       if (fin_queued_) return Error::closing;
@@ -176,6 +181,10 @@ Error Connection::close(Instant now) {
     return Error::none;
   }
   read_closed_ = true;
+  if (state_ == TcpState::syn_sent && snd_buf_.empty() && !fin_queued_) {
+    become_closed(StateCause::user_close, Error::none);  // section 3.10.4: delete the TCB
+    return Error::none;
+  }
   if (fin_queued_) return Error::none;  // already half-closed: now fully closed
   const Error e = shutdown_write(now);
   return e == Error::closing ? Error::none : e;
@@ -336,8 +345,9 @@ void Connection::become_closed(StateCause why, Error err) {
   notify(EventKind::closed, err);
 }
 
-void Connection::return_to_listen() {
-  // MUST-11: a connection that came from LISTEN goes back there on RST.
+void Connection::return_to_listen(StateCause why) {
+  // MUST-11: a connection that came from LISTEN goes back there (on RST, on a SYN in the
+  // window, or when the half-open connection times out), as the passive OPEN left it.
   rtx_deadline_ = persist_deadline_ = delack_deadline_ = keepalive_deadline_ = sws_deadline_ =
       time_wait_deadline_ = kNever;
   snd_buf_.consume(snd_buf_.size());
@@ -345,15 +355,19 @@ void Connection::return_to_listen() {
   rcv_buf_.consume(rcv_buf_.size());
   rcv_buf_.release();
   ooo_.clear();
-  tuple_.remote_addr = 0;
-  tuple_.remote_port = 0;
+  tuple_ = listen_tuple_;
   passive_open_ = false;
   fin_queued_ = fin_received_ = fin_pending_ = false;
   close_when_established_ = false;
   syn_retransmitted_ = false;
-  retransmits_ = 0;
+  ack_now_ = ack_delayed_ = rtt_timing_ = false;
+  has_urgent_ = has_snd_urgent_ = writable_wanted_ = false;
+  retransmits_ = persist_backoff_ = keepalive_sent_ = 0;
+  rcv_unacked_bytes_ = 0;
+  snd_wnd_ = max_snd_wnd_ = 0;
+  r2_start_ = kNever;
   rtt_.reset(*cfg_);
-  set_state(TcpState::listen, StateCause::rcv_rst);
+  set_state(TcpState::listen, why);
 }
 
 void Connection::release_buffers() {

@@ -238,7 +238,7 @@ class Connection {
 
   // ACK handling
   void ack_advanced(const wire::TcpSegment& seg, Seq old_una, Instant now);
-  void update_window(const wire::TcpSegment& seg);
+  void update_window(const wire::TcpSegment& seg, Instant now);
   void take_rtt_sample(Seq ack, Instant now);
 
   // output
@@ -259,6 +259,8 @@ class Connection {
   void on_persist_timeout(Instant now);
   void on_keepalive_timeout(Instant now);
   void arm_retransmit(Instant now);
+  void restart_retransmit(Instant now);
+  Instant r2_deadline(Instant start) const;
   void restart_keepalive(Instant now);
   Duration r2_limit() const;
 
@@ -266,7 +268,7 @@ class Connection {
   void set_state(TcpState s, StateCause why);
   void enter_time_wait(Instant now);
   void become_closed(StateCause why, Error err);
-  void return_to_listen();
+  void return_to_listen(StateCause why);
   void establish(Instant now);
   void negotiate_options(const wire::TcpSegment& syn);
   void notify(EventKind k, Error e = Error::none);
@@ -283,6 +285,7 @@ class Connection {
   ConnectionHost* host_;
   const TcpConfig* cfg_;
   FourTuple tuple_;
+  FourTuple listen_tuple_;  // the tuple as the passive OPEN gave it (MUST-11: back to LISTEN)
   ConnectionOptions opts_;
 
   TcpState state_ = TcpState::closed;
@@ -338,7 +341,10 @@ class Connection {
   Instant sws_deadline_ = kNever;
 
   Instant opened_at_{};          // first SYN sent or received (for SYN R2)
-  Instant first_rtx_at_ = kNever;  // first retransmission of the oldest unacked data (R2)
+  // The start of the current R2 period (MUST-20, MUST-21): when data became outstanding
+  // with nothing before it, when the peer last acknowledged new data, or when its window
+  // reopened. The connection gives up on retransmitting at r2_start_ + R2.
+  Instant r2_start_ = kNever;
   Instant last_heard_at_{};      // last segment received (keep-alive, persist R2)
   Instant last_sent_at_{};       // last data sent (idle restart)
   Instant challenge_window_{};

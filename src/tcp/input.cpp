@@ -289,7 +289,7 @@ bool Connection::check_rst(const wire::TcpSegment& seg, Instant now) {
   switch (state_) {
     case TcpState::syn_received:
       if (passive_open_) {
-        return_to_listen();  // MUST-11
+        return_to_listen(StateCause::rcv_rst);  // MUST-11
       } else {
         notify(EventKind::reset, Error::refused);
         become_closed(StateCause::rcv_rst, Error::refused);
@@ -317,7 +317,7 @@ bool Connection::check_rst(const wire::TcpSegment& seg, Instant now) {
 bool Connection::check_syn(const wire::TcpSegment& seg, Instant now) {
   if (state_ == TcpState::syn_received && passive_open_) {
     drop(seg, DropReason::tcp_syn_in_window);
-    return_to_listen();
+    return_to_listen(StateCause::rcv_syn);
     return false;
   }
   // RFC 5961 section 4: whatever the sequence number, a challenge ACK, and drop.
@@ -359,8 +359,10 @@ bool Connection::check_ack(const wire::TcpSegment& seg, Instant now) {
   if (seg.ack > snd_una_) {
     ack_advanced(seg, old_una, now);
   } else if (seg.ack == snd_una_ && seg.payload.empty() && !seg.syn() && !seg.fin() &&
-             seg.window == snd_wnd_ && snd_max_ != snd_una_ && is_synchronized(state_)) {
-    // A duplicate ACK in the sense of RFC 5681 section 2.
+             seg.window == snd_wnd_ && snd_wnd_ != 0 && snd_max_ != snd_una_ &&
+             is_synchronized(state_)) {
+    // A duplicate ACK in the sense of RFC 5681 section 2. Not while the window is closed:
+    // then the peer is answering our zero-window probes, which says nothing about loss.
     ++stats_.dupacks_received;
     if (cc_.on_dupack(flight_size(), snd_una_, snd_max_)) {
       ++stats_.fast_retransmits;
@@ -370,7 +372,9 @@ bool Connection::check_ack(const wire::TcpSegment& seg, Instant now) {
       arm_retransmit(now);
     }
   }
-  if (snd_una_ <= seg.ack && seg.ack <= snd_max_) update_window(seg);
+  if (snd_una_ <= seg.ack && seg.ack <= snd_max_) update_window(seg, now);
+  // While the window is closed the persist timer probes it; there is nothing to retransmit.
+  if (snd_wnd_ == 0 && persist_deadline_ != kNever) rtx_deadline_ = kNever;
 
   switch (state_) {
     case TcpState::fin_wait_1:
@@ -406,20 +410,24 @@ void Connection::ack_advanced(const wire::TcpSegment& seg, Seq old_una, Instant 
   if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
   take_rtt_sample(seg.ack, now);
   retransmits_ = 0;
-  first_rtx_at_ = kNever;
+  r2_start_ = now;  // progress: a new R2 period
   if (is_synchronized(state_) && old_una != iss_) {
     if (cc_.in_recovery()) {
       if (cc_.on_recovery_ack(snd_una_, acked, flight_size())) {
         // NewReno partial ACK: resend the next hole at once, restart the timer.
         emit_data(snd_una_, std::min<std::uint32_t>(snd_mss_, data_end().since(snd_una_)), 0,
                   true, now);
-        rtx_deadline_ = now + rtt_.rto();
       }
     } else {
       cc_.on_ack(acked);
     }
   }
-  rtx_deadline_ = snd_una_ == snd_max_ ? kNever : now + rtt_.rto();
+  // RFC 6298 section 5.2 and 5.3: stop the timer when all is acknowledged, else restart it.
+  if (snd_una_ == snd_max_) {
+    rtx_deadline_ = kNever;
+  } else {
+    restart_retransmit(now);
+  }
   if (writable_wanted_ && snd_buf_.free_space() > 0 && !fin_queued_) {
     writable_wanted_ = false;
     notify(EventKind::writable);
@@ -427,7 +435,7 @@ void Connection::ack_advanced(const wire::TcpSegment& seg, Seq old_una, Instant 
   if (snd_buf_.empty()) snd_buf_.release();
 }
 
-void Connection::update_window(const wire::TcpSegment& seg) {
+void Connection::update_window(const wire::TcpSegment& seg, Instant now) {
   if (!(snd_wl1_ < seg.seq || (snd_wl1_ == seg.seq && snd_wl2_ <= seg.ack))) return;
   const std::uint32_t old = snd_wnd_;
   snd_wnd_ = seg.window;
@@ -440,6 +448,7 @@ void Connection::update_window(const wire::TcpSegment& seg) {
     persist_deadline_ = kNever;
     persist_backoff_ = 0;
     snd_nxt_ = snd_una_;
+    r2_start_ = now;  // the peer was there all along: a new R2 period for what follows
   }
 }
 

@@ -152,7 +152,7 @@ void Connection::emit_data(Seq seq, std::uint32_t len, std::uint8_t extra_flags,
 }
 
 void Connection::arm_retransmit(Instant now) {
-  if (rtx_deadline_ == kNever && snd_max_ != snd_una_) rtx_deadline_ = now + rtt_.rto();
+  if (rtx_deadline_ == kNever && snd_max_ != snd_una_) restart_retransmit(now);
 }
 
 void Connection::output(Instant now) {
@@ -206,6 +206,7 @@ void Connection::output(Instant now) {
     }
     sws_force = false;
     sws_deadline_ = kNever;
+    if (snd_una_ == snd_max_) r2_start_ = now;  // data becomes outstanding: R2 starts
     if (!rtx && len > 0 && !rtt_timing_) {
       rtt_timing_ = true;
       rtt_seq_ = snd_nxt_;

@@ -57,6 +57,22 @@ Duration Connection::r2_limit() const {
   return opts_.user_timeout > Duration::zero() ? opts_.user_timeout : cfg_->r2_timeout;
 }
 
+// When R2 (or the user timeout) runs out for a period that began at `start`; kNever when
+// the user asked never to give up (MUST-21).
+Instant Connection::r2_deadline(Instant start) const {
+  const Duration limit = r2_limit();
+  if (limit == ConnectionOptions::kNoTimeout || start == kNever) return kNever;
+  if (limit >= kNever - start) return kNever;
+  return start + limit;
+}
+
+// RFC 6298 section 5.1/5.3: (re)start the timer with the current RTO; never past the moment
+// R2 runs out, so that the connection gives up exactly then (RFC 9293 section 3.10.8, USER
+// TIMEOUT), not at the next backed-off retransmission.
+void Connection::restart_retransmit(Instant now) {
+  rtx_deadline_ = std::min(now + rtt_.rto(), r2_deadline(r2_start_));
+}
+
 void Connection::on_retransmit_timeout(Instant now) {
   if (snd_una_ == snd_max_) return;  // nothing outstanding
   ++stats_.timeouts;
@@ -70,7 +86,7 @@ void Connection::on_retransmit_timeout(Instant now) {
     const Duration waited = now - opened_at_;
     if (waited >= limit) {
       if (passive_open_) {
-        return_to_listen();
+        return_to_listen(StateCause::retransmit_limit);
       } else {
         become_closed(StateCause::retransmit_limit, Error::timed_out);
       }
@@ -96,9 +112,8 @@ void Connection::on_retransmit_timeout(Instant now) {
     return;
   }
 
-  if (first_rtx_at_ == kNever) first_rtx_at_ = now;
-  if (r2_limit() != ConnectionOptions::kNoTimeout && now - first_rtx_at_ >= r2_limit()) {
-    become_closed(StateCause::retransmit_limit, Error::timed_out);  // R2 (MUST-20)
+  if (now >= r2_deadline(r2_start_)) {
+    become_closed(StateCause::retransmit_limit, Error::timed_out);  // R2 (MUST-20, MUST-21)
     return;
   }
   ++retransmits_;
@@ -114,7 +129,7 @@ void Connection::on_retransmit_timeout(Instant now) {
 void Connection::on_persist_timeout(Instant now) {
   // MUST-37: as long as the peer answers, probing goes on however long the window stays
   // closed. Only a peer that has said nothing for R2 is given up on.
-  if (r2_limit() != ConnectionOptions::kNoTimeout && now - last_heard_at_ >= r2_limit()) {
+  if (now >= r2_deadline(last_heard_at_)) {
     become_closed(StateCause::retransmit_limit, Error::timed_out);
     return;
   }
@@ -137,10 +152,11 @@ void Connection::on_persist_timeout(Instant now) {
   }
   ++stats_.zero_window_probes;
   if (persist_backoff_ < 16) ++persist_backoff_;
-  // SHLD-30: the interval doubles each time, up to the maximum RTO.
+  // SHLD-29, SHLD-30: the first probe went one RTO after the window closed; the interval
+  // doubles with each probe, up to the maximum RTO.
   Duration interval = rtt_.rto();
-  for (int i = 1; i < persist_backoff_ && interval < cfg_->max_rto; ++i) interval *= 2;
-  persist_deadline_ = now + std::min(interval, cfg_->max_rto);
+  for (int i = 0; i < persist_backoff_ && interval < cfg_->max_rto; ++i) interval *= 2;
+  persist_deadline_ = std::min(now + std::min(interval, cfg_->max_rto), r2_deadline(last_heard_at_));
   rtx_deadline_ = kNever;
 }
 

@@ -18,6 +18,9 @@ Result<Ipv4Addr, int> Ipv4Addr::parse(std::string_view text) {
     unsigned octet = 256;
     auto [next, ec] = std::from_chars(p, end, octet);
     if (ec != std::errc{} || octet > 255 || next == p || next - p > 3) return fail(0);
+    // A leading zero ("010") reads as octal to inet_aton and as decimal here: refuse the
+    // ambiguity, as inet_pton does.
+    if (next - p > 1 && *p == '0') return fail(0);
     v = (v << 8) | octet;
     p = next;
     if (i < 3) {

@@ -102,8 +102,14 @@ bool present(const TcpOptions& o, OptionKind k) {
     case OptionKind::wscale: return o.has_wscale;
     case OptionKind::sack_permitted: return o.sack_permitted;
     case OptionKind::timestamps: return o.has_timestamps;
-    case OptionKind::sack: return o.sack_count > 0;
-    case OptionKind::fastopen: return o.has_fastopen;
+    // Only what the wire can carry: at most four SACK blocks, and no cookie outside RFC 7413
+    // section 4.1.1 (empty, or 4 to 16 bytes and even), which the arrays could not hold or
+    // a receiver would ignore.
+    case OptionKind::sack: return o.sack_count > 0 && o.sack_count <= o.sack.size();
+    case OptionKind::fastopen:
+      return o.has_fastopen &&
+             (o.fastopen_len == 0 || (o.fastopen_len >= 4 && o.fastopen_len <= o.fastopen_cookie.size() &&
+                                      o.fastopen_len % 2 == 0));
     case OptionKind::eol:
     case OptionKind::nop: return false;
   }
@@ -132,8 +138,12 @@ std::size_t lay_out(const TcpOptions& o, const OptionLayout& layout, Put&& put) 
   for (std::size_t i = 0; i < layout.count; ++i) {
     const OptionPlacement& p = layout.items[i];
     if (!present(o, p.kind)) continue;
+    // A placement that cannot be met (modulus 0, remainder not below the modulus) places
+    // the option where it falls.
     std::size_t pad = 0;
-    while ((off + pad) % p.mod != p.rem) ++pad;
+    if (p.mod > 1 && p.rem < p.mod) {
+      while ((off + pad) % p.mod != p.rem) ++pad;
+    }
     const std::size_t size = option_size(o, p.kind);
     if (off + pad + size > kTcpMaxOptions) continue;
     for (std::size_t k = 0; k < pad; ++k) put(off++, OptionKind::nop);

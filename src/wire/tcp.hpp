@@ -87,7 +87,9 @@ struct OptionLayout {
 
   static constexpr OptionLayout of(std::initializer_list<OptionPlacement> placements) {
     OptionLayout l;
-    for (OptionPlacement p : placements) l.items[l.count++] = p;
+    for (OptionPlacement p : placements) {
+      if (l.count < l.items.size()) l.items[l.count++] = p;
+    }
     return l;
   }
 };

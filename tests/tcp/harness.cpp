@@ -69,7 +69,7 @@ void Harness::deliver(Connection&, Event e) { events_.push_back(e); }
 Seq Harness::choose_isn(const tcp::FourTuple& t, Instant now) { return isn_.isn(t, now); }
 
 void Harness::state_changed(Connection&, TcpState from, TcpState to, StateCause why) {
-  changes_.push_back({from, to, why});
+  changes_.push_back({from, to, why, now_});
 }
 
 void Harness::dropped(Connection&, const wire::TcpSegment&, DropReason r) { drops_.push_back(r); }
@@ -97,8 +97,16 @@ std::vector<std::uint8_t> Harness::build(const In& s) const {
     o.has_mss = true;
     o.mss = *s.mss;
   }
-  std::vector<std::uint8_t> bytes(wire::kTcpMaxHeader + s.data.size());
-  const std::size_t hl = wire::write_tcp_header(bytes, f, o, wire::kDefaultLayout);
+  std::vector<std::uint8_t> bytes(wire::kTcpMaxHeader + s.raw_options.size() + s.data.size());
+  std::size_t hl = 0;
+  if (!s.raw_options.empty()) {
+    hl = wire::write_tcp_header(bytes, f, wire::TcpOptions{}, wire::kDefaultLayout);
+    std::copy(s.raw_options.begin(), s.raw_options.end(), bytes.begin() + static_cast<std::ptrdiff_t>(hl));
+    hl += s.raw_options.size();
+    bytes[12] = static_cast<std::uint8_t>((hl / 4) << 4);
+  } else {
+    hl = wire::write_tcp_header(bytes, f, o, wire::kDefaultLayout);
+  }
   std::copy(s.data.begin(), s.data.end(), bytes.begin() + static_cast<std::ptrdiff_t>(hl));
   bytes.resize(hl + s.data.size());
   wire::finish_tcp_checksum_v4(bytes, kRemoteAddr, kLocalAddr);
@@ -198,6 +206,17 @@ void Harness::send(std::string_view data) {
   ASSERT_EQ(*r, data.size());
 }
 
+std::string Harness::pattern(std::size_t offset, std::size_t n) {
+  std::string s(n, ' ');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (offset + i) % 26);
+  return s;
+}
+
+void Harness::send_bytes(std::size_t n) {
+  const std::uint64_t offset = conn_.info().bytes_acked + conn_.info().send_queued;
+  send(pattern(offset, n));
+}
+
 std::string Harness::receive(std::size_t max) {
   std::vector<std::uint8_t> buf(max);
   auto r = conn_.receive(buf, now_);
@@ -215,6 +234,12 @@ std::size_t Harness::count_events(EventKind k) const {
 std::optional<Event> Harness::last_event(EventKind k) const {
   for (auto it = events_.rbegin(); it != events_.rend(); ++it)
     if (it->kind == k) return *it;
+  return std::nullopt;
+}
+
+std::optional<Instant> Harness::entered(TcpState s) const {
+  for (auto it = changes_.rbegin(); it != changes_.rend(); ++it)
+    if (it->to == s) return it->at;
   return std::nullopt;
 }
 

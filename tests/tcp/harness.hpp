@@ -69,12 +69,16 @@ struct In {
   std::uint16_t urg = 0;
   bool absolute = false;
   std::optional<wire::TcpOptions> options;  // replaces mss when given
+  // Raw option bytes (a multiple of 4), written as they are: unknown kinds, odd layouts.
+  // Replaces mss and options when not empty.
+  std::vector<std::uint8_t> raw_options;
 };
 
 struct StateChange {
   TcpState from;
   TcpState to;
   StateCause cause;
+  Instant at{};
 };
 
 class Harness : public tcp::ConnectionHost {
@@ -124,16 +128,29 @@ class Harness : public tcp::ConnectionHost {
   Instant fire_next_timer();
   // Advances until something is emitted (or `limit` passes); returns the emission time.
   std::optional<Instant> wait_for_segment(Duration limit = 3600s);
+  // Moves the clock without firing timers (they fire on the next advance): for a segment
+  // that arrives between two timer events.
+  void set_now(Instant t) { now_ = t; }
 
   // --- the application ---
   void send(std::string_view data);
+  // Queues n bytes of a recognisable pattern (byte i of the stream is 'a' + i % 26).
+  void send_bytes(std::size_t n);
+  static std::string pattern(std::size_t offset, std::size_t n);
+  // The peer's relative RCV.NXT and our relative SND.NXT (for exact expectations).
+  std::uint32_t rel_rcv_nxt() const { return conn_.rcv_nxt().since(peer_iss_); }
+  std::uint32_t rel_snd_nxt() const { return conn_.snd_nxt().since(conn_.iss()); }
   std::string receive(std::size_t max = 1 << 20);
   bool has_event(EventKind k) const;
   std::size_t count_events(EventKind k) const;
   std::optional<Event> last_event(EventKind k) const;
   void clear_events() { events_.clear(); }
+  bool events_empty() const { return events_.empty(); }
+  const std::vector<Event>& events() const { return events_; }
   const std::vector<StateChange>& changes() const { return changes_; }
   std::vector<TcpState> states_visited() const;
+  // When the connection last entered `s`, if it did.
+  std::optional<Instant> entered(TcpState s) const;
 
   Connection& conn() { return conn_; }
   TcpState state() const { return conn_.state(); }
