@@ -222,6 +222,15 @@ bool Connection::check_sequence(const wire::TcpSegment& seg, Seq& seq,
     return false;
   }
 
+  // RFC 5961 section 3.2 (RFC 9293 section 3.10.7.4, second step): an RST is judged by its
+  // sequence number alone; outside the window it is dropped silently, whatever payload it
+  // carries (SHLD-2). With a zero window only RCV.NXT itself is acceptable (MUST-66).
+  if (seg.rst()) {
+    const bool in = wnd == 0 ? seg.seq == rcv_nxt_ : in_window(seg.seq, rcv_nxt_, wnd);
+    if (!in) drop(seg, DropReason::tcp_not_acceptable);
+    return in;
+  }
+
   bool acceptable;
   bool zero_window_allowance = false;
   if (len == 0) {
@@ -234,9 +243,10 @@ bool Connection::check_sequence(const wire::TcpSegment& seg, Seq& seq,
     acceptable = in_window(seg.seq, rcv_nxt_, wnd) || in_window(seg.seq + (len - 1), rcv_nxt_, wnd);
   }
   if (!acceptable && !zero_window_allowance) {
+    // Unacceptable: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, rate limited as challenge ACKs are
+    // (RFC 5961 section 7), and drop.
     drop(seg, DropReason::tcp_not_acceptable);
-    // RFC 5961 section 3.2: an out-of-window RST is dropped silently.
-    if (!seg.rst() && ack_rate_allows(now)) send_ack(now);
+    if (ack_rate_allows(now)) send_ack(now);
     return false;
   }
 

@@ -71,6 +71,8 @@ Result<TcpOptions, DropReason> parse_options(std::span<const std::uint8_t> b) {
         break;
       case OptionKind::sack:
         if (len >= 10 && (len - 2) % 8 == 0 && (len - 2) / 8 <= 4) {
+          // A repeated option replaces the earlier one entirely: no blocks of it linger.
+          o.sack = {};
           o.sack_count = static_cast<std::uint8_t>((len - 2) / 8);
           for (std::size_t k = 0; k < o.sack_count; ++k) {
             o.sack[k].left = Seq{load_be32(v + 8 * k)};
@@ -83,6 +85,7 @@ Result<TcpOptions, DropReason> parse_options(std::span<const std::uint8_t> b) {
         if (len == 2 || (len >= 6 && len <= 18 && len % 2 == 0)) {
           o.has_fastopen = true;
           o.fastopen_len = static_cast<std::uint8_t>(len - 2);
+          o.fastopen_cookie = {};
           for (std::size_t k = 0; k < o.fastopen_len; ++k) o.fastopen_cookie[k] = v[k];
         }
         break;

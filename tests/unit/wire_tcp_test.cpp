@@ -469,6 +469,26 @@ TEST(TcpOptionsParse, KnownKindWithWrongLengthIsIgnored) {
   EXPECT_TRUE(r->has_mss);
 }
 
+TEST(TcpOptionsParse, RepeatedOptionReplacesTheEarlierOneEntirely) {
+  // Three SACK blocks, then one: the value is that of a single one-block option, with no
+  // blocks of the first lingering (they would make equal options compare unequal).
+  auto r = parse_hex_options("0101051a000000010000000200000003000000040000000500000006"
+                             "0101050a0000000a00000014");
+  ASSERT_TRUE(r.ok());
+  TcpOptions one;
+  one.sack_count = 1;
+  one.sack[0] = {Seq{10}, Seq{20}};
+  EXPECT_EQ(*r, one);
+  // The same for a Fast Open cookie followed by a shorter one.
+  r = parse_hex_options("220a0102030405060708" "2206aabbccdd");
+  ASSERT_TRUE(r.ok());
+  TcpOptions fo;
+  fo.has_fastopen = true;
+  fo.fastopen_len = 4;
+  fo.fastopen_cookie = {0xaa, 0xbb, 0xcc, 0xdd};
+  EXPECT_EQ(*r, fo);
+}
+
 TEST(TcpOptionsParse, BytesAfterEolAreIgnored) {
   auto r = parse_hex_options("00020405b4");
   ASSERT_TRUE(r.ok());
