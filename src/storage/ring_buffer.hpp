@@ -55,6 +55,7 @@ class RingBuffer {
   std::uint32_t peek(std::uint32_t offset, std::span<std::uint8_t> out) const {
     if (offset >= size_) return 0;
     const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(out.size(), size_ - offset));
+    if (n == 0) return 0;
     auto [a, b] = slices(offset, n);
     std::memcpy(out.data(), a.data(), a.size());
     if (!b.empty()) std::memcpy(out.data() + a.size(), b.data(), b.size());

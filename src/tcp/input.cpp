@@ -240,7 +240,14 @@ bool Connection::check_sequence(const wire::TcpSegment& seg, Seq& seq,
     acceptable = false;
     if (seg.seq == rcv_nxt_) zero_window_allowance = true;
   } else {
-    acceptable = in_window(seg.seq, rcv_nxt_, wnd) || in_window(seg.seq + (len - 1), rcv_nxt_, wnd);
+    // Table 6 admits a segment whose first or last octet lies in the window. We also admit
+    // one that covers the whole window, starting before RCV.NXT and ending past the right
+    // edge: its middle is new data, and "only the new parts are processed" (as Linux does;
+    // otherwise a peer resending an old large segment into a small window would stall).
+    const Seq right = rcv_nxt_ + wnd;
+    acceptable = in_window(seg.seq, rcv_nxt_, wnd) ||
+                 in_window(seg.seq + (len - 1), rcv_nxt_, wnd) ||
+                 (seg.seq < rcv_nxt_ && seg.seq + len > right);
   }
   if (!acceptable && !zero_window_allowance) {
     // Unacceptable: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, rate limited as challenge ACKs are

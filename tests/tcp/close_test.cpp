@@ -348,6 +348,40 @@ TEST(Close, CloseInSynReceivedSendsFin) {
   EXPECT_EQ(h.state(), TcpState::fin_wait_2);
 }
 
+TEST(Close, CloseInSynReceivedRetransmitsSynAckAndFin) {
+  Harness h;
+  h.to_syn_received_passive();
+  ASSERT_EQ(h.conn().close(h.now()), Error::none);
+  h.expect(FIN | ACK, 1, 1);
+  const Instant t0 = h.now();
+  ASSERT_TRUE(h.wait_for_segment());
+  Sent sa = h.expect(SYN | ACK, 0, 1);
+  EXPECT_EQ(sa.at - t0, 1s);
+  h.expect(FIN | ACK, 1, 1);
+  h.expect_none();
+  h.in({.flags = ACK, .seq = 1, .ack = 2});
+  EXPECT_EQ(h.state(), TcpState::fin_wait_2);
+  h.in({.flags = FIN | ACK, .seq = 1, .ack = 2});
+  h.expect(ACK, 2, 2);
+  EXPECT_EQ(h.state(), TcpState::time_wait);
+}
+
+TEST(Close, CloseInSynReceivedWithQueuedDataWaitsForEstablished) {
+  // Section 3.10.4: with data queued, the FIN is queued after it for ESTABLISHED.
+  Harness h;
+  h.to_syn_received_passive();
+  h.send("queued");
+  ASSERT_EQ(h.conn().shutdown_write(h.now()), Error::none);
+  EXPECT_EQ(h.state(), TcpState::syn_received);
+  h.expect_none();
+  h.in({.flags = ACK, .seq = 1, .ack = 1});
+  EXPECT_EQ(h.state(), TcpState::fin_wait_1);
+  EXPECT_TRUE(h.has_event(EventKind::connected));
+  h.expect(FIN | ACK | PSH, 1, 1, 6);
+  h.in({.flags = ACK, .seq = 1, .ack = 8});
+  EXPECT_EQ(h.state(), TcpState::fin_wait_2);
+}
+
 TEST(Close, AbortSendsRstAndReportsAborted) {
   Harness h;
   h.to_established_active();

@@ -27,6 +27,34 @@ TEST(Data, SendAcrossSegmentsWithPshOnTheLast_Must61) {
   EXPECT_EQ(h.conn().info().bytes_acked, 5000u);
 }
 
+TEST(Data, DataQueuedInSynSentGoesWithTheHandshakeAck) {
+  Harness h;
+  h.to_syn_sent();
+  h.send("early");
+  h.expect_none();
+  h.in({.flags = SYN | ACK, .seq = 0, .ack = 1});
+  h.expect(ACK | PSH, 1, 1, 5);  // the ACK of the SYN rides on the data
+  h.expect_none();
+}
+
+TEST(Data, FullSendBufferThenWritable) {
+  Harness h;
+  h.to_established_active();
+  h.in({.flags = ACK, .seq = 1, .ack = 1, .win = 0});
+  const std::string big(70000, 'b');
+  auto r = h.conn().send({reinterpret_cast<const std::uint8_t*>(big.data()), big.size()}, h.now());
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, h.config().send_buffer);
+  auto again = h.conn().send({reinterpret_cast<const std::uint8_t*>(big.data()), 1}, h.now());
+  EXPECT_EQ(again.error(), Error::would_block);
+  EXPECT_FALSE(h.has_event(EventKind::writable));
+  h.in({.flags = ACK, .seq = 1, .ack = 1, .win = 10000});
+  h.drain();
+  h.in({.flags = ACK, .seq = 1, .ack = 1461, .win = 10000});
+  EXPECT_EQ(h.count_events(EventKind::writable), 1u);
+  EXPECT_EQ(h.conn().send_space(), 1460u);
+}
+
 TEST(Data, ReceiveAcrossSegments) {
   Harness h;
   h.to_established_passive();
@@ -368,6 +396,24 @@ TEST(Data, OverlappingAndDuplicateDataIsTrimmed) {
   h.expect(ACK, 1, 19);
   EXPECT_EQ(h.receive(), "abcdefghijklmnopqr");
   EXPECT_EQ(h.conn().info().bytes_received, 18u);
+}
+
+TEST(Data, SegmentStraddlingTheWholeWindowKeepsItsNewPart) {
+  // Starts before RCV.NXT and ends past the right edge: neither test of table 6 holds for
+  // its ends, yet its middle is exactly the new data the window admits (section 3.10.7.4:
+  // "only the new parts are processed").
+  TcpConfig c = Harness::default_config();
+  c.recv_buffer = 1000;
+  Harness h(c);
+  h.to_listen();
+  h.in({.flags = SYN, .seq = 0, .ack = 0, .mss = 1460});
+  h.expect(SYN | ACK, 0, 1);
+  h.in({.flags = ACK, .seq = 1, .ack = 1});
+  h.in({.flags = ACK, .seq = 1, .ack = 1, .data = Harness::pattern(0, 500)});
+  EXPECT_EQ(h.expect(ACK, 1, 501).window, 500);
+  h.in({.flags = ACK, .seq = 1, .ack = 1, .data = Harness::pattern(0, 1460)});
+  EXPECT_EQ(h.expect(ACK, 1, 1001).window, 0);
+  EXPECT_EQ(h.receive(), Harness::pattern(0, 1000));
 }
 
 TEST(Data, FinAfterAHoleWaitsForTheData) {

@@ -153,6 +153,16 @@ Sent Harness::expect(std::uint8_t flags, std::uint32_t rel_seq, std::uint32_t re
   return s;
 }
 
+Sent Harness::next() {
+  if (sent_.empty()) {
+    ADD_FAILURE() << "expected a segment, nothing was sent";
+    return Sent{};
+  }
+  Sent s = sent_.front();
+  sent_.pop_front();
+  return s;
+}
+
 void Harness::expect_none() {
   if (!sent_.empty()) {
     std::string all;

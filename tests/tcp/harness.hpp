@@ -118,6 +118,8 @@ class Harness : public tcp::ConnectionHost {
   Sent expect(std::uint8_t flags, std::uint32_t rel_seq, std::uint32_t rel_ack,
               std::uint32_t len = 0);
   void expect_none();
+  // Pops the next pending segment, whatever it is (fails the test if there is none).
+  Sent next();
   std::vector<Sent> drain();
   std::size_t pending() const { return sent_.size(); }
 

@@ -40,7 +40,7 @@ TEST(Urgent, Must31_UrgentDataAcrossSegments) {
   // Every segment carries URG and a pointer to the same octet, 5001, beyond it.
   const std::uint32_t seqs[] = {1, 1461, 2921, 4381};
   for (std::uint32_t seq : seqs) {
-    Sent s = h.out_next();
+    Sent s = h.next();
     EXPECT_TRUE(s.has(URG)) << s.str();
     EXPECT_EQ(s.rel_seq, seq);
     EXPECT_EQ(s.urgent, 5001 - seq);
@@ -56,23 +56,29 @@ TEST(Urgent, Must31_UrgentDataAcrossSegments) {
 TEST(Urgent, Must32_Must33_InboundUrgentIsAnnouncedAndCounted) {
   Harness h;
   h.to_established_active();
-  h.in({.flags = ACK | URG | PSH, .seq = 1, .ack = 1, .data = "abcdef", .urg = 3});
+  // SEG.UP = SEG.SEQ + urgent pointer: the urgent data ends before relative octet 11.
+  h.in({.flags = ACK | URG, .seq = 1, .ack = 1, .data = "abc", .urg = 10});
+  h.expect(ACK, 1, 4);
+  EXPECT_EQ(h.count_events(EventKind::urgent), 1u);
+  EXPECT_EQ(h.conn().urgent_pending(), 10u);  // MUST-33: octets 1..10 are urgent
+  // The same pointer from the next segment: still the same urgent data, no new signal.
+  h.in({.flags = ACK | URG, .seq = 4, .ack = 1, .data = "def", .urg = 7});
   h.expect(ACK, 1, 7);
   EXPECT_EQ(h.count_events(EventKind::urgent), 1u);
-  EXPECT_EQ(h.conn().urgent_pending(), 3u);  // "abc": the pointer is at "d"
-  EXPECT_EQ(h.receive(2), "ab");
-  EXPECT_EQ(h.conn().urgent_pending(), 1u);
-  // The same pointer again: no new notification.
-  h.in({.flags = ACK | URG | PSH, .seq = 7, .ack = 1, .data = "gh", .urg = 0xfffa});  // 7-6 = 1+3... see below
-  h.expect(ACK, 1, 9);
+  EXPECT_EQ(h.receive(), "abcdef");
+  EXPECT_EQ(h.conn().urgent_pending(), 4u);
+  h.in({.flags = ACK | URG, .seq = 7, .ack = 1, .data = "ghij", .urg = 4});
+  h.expect(ACK, 1, 11);
   EXPECT_EQ(h.count_events(EventKind::urgent), 1u);
-  EXPECT_EQ(h.receive(1), "c");
-  EXPECT_EQ(h.conn().urgent_pending(), 0u);  // read past the mark
-  // An advanced pointer: notified again.
-  h.in({.flags = ACK | URG | PSH, .seq = 9, .ack = 1, .data = "ijk", .urg = 2});
-  h.expect(ACK, 1, 12);
+  EXPECT_EQ(h.receive(), "ghij");
+  EXPECT_EQ(h.conn().urgent_pending(), 0u);  // read up to the mark
+  // An advanced pointer: signalled again (MUST-32).
+  h.in({.flags = ACK | URG, .seq = 11, .ack = 1, .data = "klm", .urg = 2});
+  h.expect(ACK, 1, 14);
   EXPECT_EQ(h.count_events(EventKind::urgent), 2u);
-  EXPECT_EQ(h.conn().urgent_pending(), 5u);  // "defgh" up to the new mark at "j"... counted from "d"
+  EXPECT_EQ(h.conn().urgent_pending(), 2u);
+  EXPECT_EQ(h.receive(), "klm");
+  EXPECT_EQ(h.conn().urgent_pending(), 0u);
 }
 
 TEST(Urgent, Must31_InboundPointerBeyondTheSegment) {
