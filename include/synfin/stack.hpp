@@ -88,6 +88,10 @@ struct Counters {
   std::uint64_t connections_opened = 0;   // active opens
   std::uint64_t connections_accepted = 0; // passive opens that completed
   std::uint64_t listen_overflows = 0;
+  // Connections that reached the retransmission threshold R1: the "negative advice" of
+  // RFC 9293 section 3.8.3 (MUST-20). With one route per destination there is nothing
+  // else for IP to try; the count and the application's error event are the advice.
+  std::uint64_t retransmit_thresholds = 0;
   std::array<std::uint64_t, kDropReasonCount> drops{};
   std::array<std::uint64_t, kTcpStateCount> connections_by_state{};
 
@@ -112,6 +116,11 @@ struct SocketOptions {
   std::optional<std::uint32_t> recv_buffer;
   // Linger with a zero timeout: close() resets instead of closing gracefully.
   std::optional<bool> linger_zero;
+  // The IPv4 TOS byte (DSCP and ECN) of this connection's packets; may change at any time
+  // (MUST-48, SHLD-21).
+  std::optional<std::uint8_t> tos;
+  // Soft errors (ICMP, retransmission threshold R1) as `error` events; on by default (SHLD-20).
+  std::optional<bool> report_soft_errors;
 };
 
 struct SocketInfo {

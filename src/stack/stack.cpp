@@ -142,6 +142,9 @@ void Stack::Impl::free_slot(std::uint32_t idx) {
   s.in_demux = false;
   s.half_open = false;
   s.linger_zero = false;
+  s.ack_queued = false;
+  s.soft_errors = true;
+  s.tos = -1;
   s.parent = kNoSlot;
   ++s.generation;
   free_slots_.push_back(idx);
@@ -200,7 +203,8 @@ void Stack::Impl::after_call(std::uint32_t idx, Instant now) {
 
 void Stack::Impl::emit(tcp::Connection& c, const tcp::OutSegment& seg) {
   const tcp::FourTuple& t = c.tuple();
-  emit_tcp(Ipv4Addr{t.local_addr}, Ipv4Addr{t.remote_addr}, seg);
+  emit_tcp(Ipv4Addr{t.local_addr}, Ipv4Addr{t.remote_addr}, seg,
+           current_ == kNoSlot ? std::int16_t{-1} : slots_[current_].tos);
   if (trace_ != nullptr) {
     trace_segment(TraceKind::segment_out, current_, Ipv4Addr{t.local_addr}, Ipv4Addr{t.remote_addr},
                   seg.header, seg.options, seg.payload_size(), seg.retransmission);
@@ -229,7 +233,10 @@ void Stack::Impl::deliver(tcp::Connection& c, tcp::Event e) {
     case tcp::EventKind::peer_closed: push_event(idx, SocketEventKind::peer_closed); break;
     case tcp::EventKind::reset: push_event(idx, SocketEventKind::reset, e.error); break;
     case tcp::EventKind::closed: push_event(idx, SocketEventKind::closed, e.error); break;
-    case tcp::EventKind::soft_error: push_event(idx, SocketEventKind::error, e.error); break;
+    case tcp::EventKind::soft_error:
+      if (e.error == Error::timed_out) ++counters_.retransmit_thresholds;
+      if (s.soft_errors) push_event(idx, SocketEventKind::error, e.error);
+      break;
     case tcp::EventKind::urgent: push_event(idx, SocketEventKind::urgent); break;
   }
 }
@@ -294,6 +301,30 @@ void Stack::Impl::timer_fired(tcp::Connection&, tcp::TimerKind k) {
   trace_->on_trace(ev);
 }
 
+// MUST-58, MUST-59: the ACK waits until every packet of the batch has been processed; the
+// owner's transmit() sends one ACK for the final state.
+void Stack::Impl::ack_deferred(tcp::Connection&, Instant) {
+  if (current_ == kNoSlot) return;
+  Slot& s = slots_[current_];
+  if (!s.ack_queued) {
+    s.ack_queued = true;
+    ack_pending_.push_back(handle_of(current_));
+  }
+}
+
+void Stack::Impl::flush_acks(Instant now) {
+  if (ack_pending_.empty()) return;
+  std::vector<Handle> pending;
+  pending.swap(ack_pending_);
+  for (Handle h : pending) {
+    if (h.index >= slots_.size()) continue;
+    Slot& s = slots_[h.index];
+    if (s.generation != h.generation || !s.conn) continue;
+    s.ack_queued = false;
+    call(h.index, now, [&](tcp::Connection& c) { c.send_pending_ack(now); });
+  }
+}
+
 void Stack::Impl::count_drop(DropReason r) { ++counters_.drops[static_cast<std::size_t>(r)]; }
 
 void Stack::Impl::trace_segment(TraceKind kind, std::uint32_t idx, Ipv4Addr src, Ipv4Addr dst,
@@ -338,7 +369,7 @@ std::vector<std::uint8_t>& Stack::Impl::new_packet(std::size_t size) {
   return p;
 }
 
-void Stack::Impl::emit_tcp(Ipv4Addr src, Ipv4Addr dst, const tcp::OutSegment& seg) {
+void Stack::Impl::emit_tcp(Ipv4Addr src, Ipv4Addr dst, const tcp::OutSegment& seg, std::int16_t tos) {
   const std::size_t optlen = wire::options_wire_length(seg.options, cfg_.tcp.option_layout);
   const std::size_t tcp_len = wire::kTcpMinHeader + optlen + seg.payload_size();
   const std::size_t total = wire::kIpv4MinHeader + tcp_len;
@@ -352,7 +383,7 @@ void Stack::Impl::emit_tcp(Ipv4Addr src, Ipv4Addr dst, const tcp::OutSegment& se
   }
   wire::finish_tcp_checksum_v4(tcp, src.value, dst.value);  // MUST-2
   wire::Ipv4Header ip;
-  ip.tos = cfg_.tos;
+  ip.tos = tos >= 0 ? static_cast<std::uint8_t>(tos) : cfg_.tos;  // handed to IP unchanged (SHLD-22)
   ip.ttl = cfg_.ttl;
   ip.protocol = wire::ip_proto::tcp;
   ip.src = src;
@@ -618,6 +649,7 @@ void Stack::poll(Instant now) {
 
 std::size_t Stack::transmit(PacketSink& sink, Instant now) {
   Impl& m = *impl_;
+  m.flush_acks(now);
   std::size_t n = 0;
   while (!m.tx_queue_.empty()) {
     auto p = std::move(m.tx_queue_.front());
@@ -629,7 +661,9 @@ std::size_t Stack::transmit(PacketSink& sink, Instant now) {
   return n;
 }
 
-std::size_t Stack::pending_packets() const { return impl_->tx_queue_.size(); }
+std::size_t Stack::pending_packets() const {
+  return impl_->tx_queue_.size() + impl_->ack_pending_.size();
+}
 
 Instant Stack::next_deadline() const { return impl_->wheel_.next_deadline(); }
 
@@ -792,6 +826,8 @@ Error Stack::set_options(Handle h, const SocketOptions& o, Instant now) {
   if (s == nullptr) return Error::not_connected;
   if (!s->conn) return Error::invalid_state;
   if (o.linger_zero) s->linger_zero = *o.linger_zero;
+  if (o.tos) s->tos = *o.tos;
+  if (o.report_soft_errors) s->soft_errors = *o.report_soft_errors;
   Error err = Error::none;
   m.call(h.index, now, [&](tcp::Connection& c) {
     if (o.send_buffer || o.recv_buffer) {

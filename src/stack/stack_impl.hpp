@@ -38,6 +38,9 @@ struct Slot {
   bool in_demux = false;
   bool half_open = false;   // counted in the parent's syn_queue
   bool linger_zero = false;
+  bool ack_queued = false;      // in the stack's deferred-ACK list
+  bool soft_errors = true;      // report soft errors to the application (SHLD-20)
+  std::int16_t tos = -1;        // per-connection TOS/DSCP (MUST-48); -1: the stack's
 };
 
 struct Stack::Impl : tcp::ConnectionHost {
@@ -50,6 +53,8 @@ struct Stack::Impl : tcp::ConnectionHost {
   void state_changed(tcp::Connection& c, TcpState from, TcpState to, StateCause why) override;
   void dropped(tcp::Connection& c, const wire::TcpSegment& seg, DropReason r) override;
   void timer_fired(tcp::Connection& c, tcp::TimerKind k) override;
+  void ack_deferred(tcp::Connection& c, Instant now) override;
+  void flush_acks(Instant now);
 
   // packet path
   void receive(std::span<const std::uint8_t> packet, Instant now);
@@ -58,7 +63,7 @@ struct Stack::Impl : tcp::ConnectionHost {
   void listen_input(std::uint32_t lidx, const wire::TcpSegment& seg, const tcp::FourTuple& t,
                     Instant now);
   void send_reset_for(const wire::TcpSegment& seg, Ipv4Addr local, Ipv4Addr remote);
-  void emit_tcp(Ipv4Addr src, Ipv4Addr dst, const tcp::OutSegment& seg);
+  void emit_tcp(Ipv4Addr src, Ipv4Addr dst, const tcp::OutSegment& seg, std::int16_t tos = -1);
   void emit_ip(Ipv4Addr src, Ipv4Addr dst, std::uint8_t proto,
                std::span<const std::uint8_t> payload);
   std::vector<std::uint8_t>& new_packet(std::size_t size);
@@ -103,6 +108,7 @@ struct Stack::Impl : tcp::ConnectionHost {
   std::deque<std::vector<std::uint8_t>> tx_queue_;
   std::vector<std::vector<std::uint8_t>> tx_pool_;
   std::deque<SocketEvent> events_;
+  std::vector<Handle> ack_pending_;  // connections holding an ACK until the batch is done
   Counters counters_;
   tcp::IsnGenerator isn_;
   std::mt19937_64 rng_;

@@ -107,6 +107,10 @@ class ConnectionHost {
   virtual void state_changed(Connection&, TcpState, TcpState, StateCause) {}
   virtual void dropped(Connection&, const wire::TcpSegment&, DropReason) {}
   virtual void timer_fired(Connection&, TimerKind) {}
+  // A pure ACK is due after a segment arrived. The default sends it at once; an owner that
+  // processes packets in batches may hold it and call send_pending_ack() once the whole
+  // batch is processed, so that one ACK covers them all (MUST-58, MUST-59).
+  virtual void ack_deferred(Connection& c, Instant now);
 };
 
 // Per-connection statistics, in the spirit of Linux's TCP_INFO.
@@ -195,6 +199,8 @@ class Connection {
   // --- network and time -------------------------------------------------------------------
   void on_segment(const wire::TcpSegment& seg, Instant now);
   void on_timer(Instant now);
+  // Sends the ACK that ack_deferred() announced, if it is still due.
+  void send_pending_ack(Instant now);
   Instant next_deadline() const;
 
   // --- inspection ------------------------------------------------------------------------
@@ -245,6 +251,7 @@ class Connection {
   void output(Instant now);
   void send_syn(bool with_ack, Instant now);
   void send_ack(Instant now);
+  void ack_due(Instant now);
   void send_rst(Seq seq);
   void send_challenge_ack(Instant now);
   bool ack_rate_allows(Instant now);
@@ -302,6 +309,7 @@ class Connection {
   bool close_when_established_ = false;
   bool has_urgent_ = false;       // rcv_up_ is meaningful
   bool has_snd_urgent_ = false;   // snd_up_ is meaningful
+  bool defer_ack_ = false;        // inside on_segment: a pure ACK goes through ack_deferred()
 
   // send sequence space
   Seq iss_;

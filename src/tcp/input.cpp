@@ -24,7 +24,11 @@ void Connection::on_segment(const wire::TcpSegment& seg, Instant now) {
       synchronized_arrives(seg, now);
       break;
   }
-  if (state_ != TcpState::closed && state_ != TcpState::listen) output(now);
+  if (state_ != TcpState::closed && state_ != TcpState::listen) {
+    defer_ack_ = true;
+    output(now);
+    defer_ack_ = false;
+  }
 }
 
 // --- 3.10.7.1 CLOSED ------------------------------------------------------------------------

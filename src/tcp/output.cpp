@@ -164,7 +164,7 @@ void Connection::output(Instant now) {
     case TcpState::syn_received:
     case TcpState::time_wait:
     case TcpState::fin_wait_2:
-      if (ack_now_) send_ack(now);
+      if (ack_now_) ack_due(now);
       return;
     default:
       break;
@@ -225,7 +225,24 @@ void Connection::output(Instant now) {
     persist_deadline_ = now + rtt_.rto();
     rtx_deadline_ = kNever;
   }
-  if (ack_now_) send_ack(now);
+  if (ack_now_) ack_due(now);
 }
+
+void Connection::ack_due(Instant now) {
+  if (defer_ack_) {
+    host_->ack_deferred(*this, now);
+  } else {
+    send_ack(now);
+  }
+}
+
+void Connection::send_pending_ack(Instant now) {
+  if (ack_now_ && state_ != TcpState::closed && state_ != TcpState::listen &&
+      state_ != TcpState::syn_sent) {
+    send_ack(now);
+  }
+}
+
+void ConnectionHost::ack_deferred(Connection& c, Instant now) { c.send_pending_ack(now); }
 
 }  // namespace synfin::tcp

@@ -1,5 +1,7 @@
 // The stack against a raw peer: resets for closed ports, listener behaviour, address
 // validation, IP options, checksums, TTL and TOS, ICMP echo and errors.
+#include <set>
+
 #include "stack/raw_peer.hpp"
 
 namespace synfin::test {
@@ -280,6 +282,146 @@ TEST_F(IcmpErrors, Must54ErrorsWithAStaleSequenceNumberOrUnknownTupleAreIgnored)
   syn.src_port ^= 1;  // someone else's connection
   icmp(wire::icmp_type::dest_unreachable, 3, syn.seq.raw());
   EXPECT_EQ(s.info(h)->state, TcpState::syn_sent);
+}
+
+}  // namespace
+}  // namespace synfin::test
+
+namespace synfin::test {
+namespace {
+
+// A connection to kPeer:80 established by the raw peer (ISN 7000), ready for data.
+class RawConnection : public RawStack {
+ protected:
+  void SetUp() override {
+    h = *s.connect(kPeer, 80, now);
+    auto out = sent_by(s, now);
+    ASSERT_EQ(out.size(), 1u);
+    syn = *out[0].tcp;
+    out = inject({.sport = 80, .dport = syn.src_port, .seq = 7000, .ack = syn.seq.raw() + 1,
+                  .flags = flag::SYN | flag::ACK, .mss = 1000});
+    ASSERT_EQ(out.size(), 1u);
+    s.drain_events();
+  }
+  RawTcp data(std::uint32_t offset, std::size_t len) {
+    return {.sport = 80, .dport = syn.src_port, .seq = 7001 + offset, .ack = syn.seq.raw() + 1,
+            .flags = flag::ACK, .data = std::string(len, 'd')};
+  }
+  Handle h;
+  wire::TcpSegment syn;
+};
+
+TEST_F(RawConnection, Must58OneAckForABatchOfSegments) {
+  for (std::uint32_t i = 0; i < 10; ++i) s.receive(build_tcp_packet(data(i * 1000, 1000)), now);
+  auto out = sent_by(s, now);
+  ASSERT_EQ(out.size(), 1u) << "ten segments processed together must be acknowledged once";
+  EXPECT_EQ(out[0].tcp->flags, flag::ACK);
+  EXPECT_EQ(out[0].tcp->ack.raw(), 7001u + 10000u);
+}
+
+TEST_F(RawConnection, Must59OutOfOrderThenHoleFillerGiveOneCumulativeAck) {
+  s.receive(build_tcp_packet(data(1000, 1000)), now);  // out of order
+  s.receive(build_tcp_packet(data(2000, 1000)), now);  // out of order
+  s.receive(build_tcp_packet(data(0, 1000)), now);     // fills the hole
+  auto out = sent_by(s, now);
+  ASSERT_EQ(out.size(), 1u) << "no intermediate duplicate ACKs: one ACK for the final state";
+  EXPECT_EQ(out[0].tcp->ack.raw(), 7001u + 3000u);
+}
+
+TEST_F(RawConnection, Must48Shld21Shld22TosPerConnectionAndChangeable) {
+  for (std::uint8_t dscp : {std::uint8_t{0}, std::uint8_t{18}, std::uint8_t{46}, std::uint8_t{63}}) {
+    SocketOptions o;
+    o.tos = static_cast<std::uint8_t>(dscp << 2);
+    ASSERT_EQ(s.set_options(h, o, now), Error::none);
+    const std::uint8_t b[] = {1, 2, 3};
+    ASSERT_TRUE(s.send(h, b, now));
+    auto out = sent_by(s, now);
+    ASSERT_FALSE(out.empty());
+    for (const auto& p : out) EXPECT_EQ(p.ip.tos, dscp << 2) << int(dscp);
+    inject({.sport = 80, .dport = syn.src_port, .seq = 7001, .ack = out.back().tcp->seq.raw() + 3,
+            .flags = flag::ACK});
+  }
+}
+
+TEST_F(RawConnection, Shld20SoftErrorReportsCanBeSwitchedOff) {
+  SocketOptions o;
+  o.report_soft_errors = false;
+  ASSERT_EQ(s.set_options(h, o, now), Error::none);
+  std::vector<std::uint8_t> quote = build_tcp_packet({.src = kUs, .dst = kPeer, .sport = syn.src_port,
+                                                      .dport = 80, .seq = syn.seq.raw() + 1, .flags = flag::ACK});
+  quote.resize(28);
+  const std::uint8_t d[] = {9};
+  ASSERT_TRUE(s.send(h, d, now));
+  (void)sent_by(s, now);
+  s.receive(build_icmp_packet(Ipv4Addr::of(10, 0, 0, 254), kUs, wire::icmp_type::dest_unreachable, 1, 0, quote), now);
+  EXPECT_TRUE(s.drain_events().empty());
+  EXPECT_EQ(s.info(h)->state, TcpState::established);
+  EXPECT_EQ(s.info(h)->last_error, Error::unreachable);  // still there to ask for (SHLD-25)
+}
+
+TEST_F(RawConnection, Must45TheLocalAddressNeverChanges) {
+  // A new interface on the same subnet appears; the connection keeps its address.
+  s.add_interface({Ipv4Addr::of(10, 0, 0, 7), 24, 1500});
+  std::vector<std::uint8_t> bulk(5000, 'x');
+  ASSERT_TRUE(s.send(h, bulk, now));
+  auto out = sent_by(s, now);
+  ASSERT_FALSE(out.empty());
+  for (const auto& p : out) EXPECT_EQ(p.ip.src, kUs);
+}
+
+// An independent checksum: RFC 1071 the slow way, over pseudo-header and segment.
+std::uint16_t reference_tcp_checksum(const Captured& p) {
+  std::vector<std::uint8_t> v;
+  auto put32 = [&](std::uint32_t x) {
+    for (int i = 3; i >= 0; --i) v.push_back(static_cast<std::uint8_t>(x >> (8 * i)));
+  };
+  const std::size_t ihl = (p.bytes[0] & 0x0f) * 4;
+  put32(p.ip.src.value);
+  put32(p.ip.dst.value);
+  v.push_back(0);
+  v.push_back(6);
+  const std::size_t len = p.bytes.size() - ihl;
+  v.push_back(static_cast<std::uint8_t>(len >> 8));
+  v.push_back(static_cast<std::uint8_t>(len));
+  v.insert(v.end(), p.bytes.begin() + static_cast<std::ptrdiff_t>(ihl), p.bytes.end());
+  v[12 + 16] = v[12 + 17] = 0;  // the checksum field itself
+  if (v.size() % 2) v.push_back(0);
+  std::uint32_t sum = 0;
+  for (std::size_t i = 0; i < v.size(); i += 2) sum += static_cast<std::uint32_t>(v[i] << 8 | v[i + 1]);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<std::uint16_t>(~sum);
+}
+
+TEST_F(RawConnection, Must2EverySegmentKindCarriesAValidChecksum) {
+  std::vector<Captured> all;
+  auto take = [&] {
+    for (auto& p : sent_by(s, now)) all.push_back(std::move(p));
+  };
+  const std::uint8_t odd[] = {1, 2, 3, 4, 5, 6, 7};  // odd length
+  ASSERT_TRUE(s.send(h, odd, now));
+  take();
+  inject({.sport = 80, .dport = syn.src_port, .seq = 7001, .ack = syn.seq.raw() + 8, .flags = flag::ACK,
+          .data = "abc"});
+  s.receive(build_tcp_packet({.sport = 80, .dport = syn.src_port, .seq = 7004, .ack = syn.seq.raw() + 8,
+                              .flags = flag::FIN | flag::ACK}),
+            now);
+  take();
+  ASSERT_EQ(s.shutdown(h, now), Error::none);
+  take();
+  s.receive(build_tcp_packet({.sport = 9, .dport = 9, .flags = flag::SYN}), now);  // RST from no socket
+  take();
+  ASSERT_TRUE(s.listen(Ipv4Addr{}, 81, 1));
+  s.receive(build_tcp_packet({.dport = 81, .flags = flag::SYN}), now);  // SYN-ACK
+  take();
+  std::set<std::uint8_t> kinds;
+  for (const auto& p : all) {
+    ASSERT_TRUE(p.tcp);
+    kinds.insert(p.tcp->flags);
+    const std::size_t ihl = (p.bytes[0] & 0x0f) * 4;
+    const std::uint16_t field = static_cast<std::uint16_t>(p.bytes[ihl + 16] << 8 | p.bytes[ihl + 17]);
+    EXPECT_EQ(field, reference_tcp_checksum(p)) << wire::flags_to_string(p.tcp->flags);
+  }
+  EXPECT_GE(kinds.size(), 5u);  // data, ACK, FIN, RST, SYN-ACK
 }
 
 }  // namespace
