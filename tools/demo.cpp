@@ -53,6 +53,9 @@ class World {
         tee_.add(json_.get());
       }
     }
+    link_.set_observer([this](SimLink::Side to, std::string_view what, std::span<const std::uint8_t> p) {
+      if (!opts_.quiet) narrator_.network(sim_.now(), describe_packet(to, what, p));
+    });
     client_.set_trace(&tee_);
     server_.set_trace(&tee_);
     if (!o.pcap.empty()) {
@@ -63,6 +66,22 @@ class World {
   }
   ~World() {
     if (trace_file_ != nullptr) std::fclose(trace_file_);
+  }
+
+  std::string describe_packet(SimLink::Side to, std::string_view what, std::span<const std::uint8_t> p) {
+    const char* from = to == SimLink::A ? "server" : "client";
+    const char* dest = to == SimLink::A ? "client" : "server";
+    std::string seg;
+    auto ip = wire::parse_ipv4(p);
+    if (ip && ip->header.protocol == wire::ip_proto::tcp) {
+      auto t = wire::parse_tcp(ip->payload, nullptr);
+      if (t) seg = fmt::format(" ({} len {})", wire::flags_to_string(t->flags), t->payload.size());
+    }
+    if (narrator_.lang() == Lang::zh) {
+      std::string w = what == "lost" ? "丢失" : what == "duplicated" ? "重复" : std::string(what);
+      return fmt::format("网络：{} 发往 {} 的数据包{}{}", from, dest, seg, w);
+    }
+    return fmt::format("the network: a packet from {} to {}{} is {}", from, dest, seg, what);
   }
 
   bool setup_ok() const { return error_.empty() && (opts_.trace.empty() || trace_file_ != nullptr); }

@@ -120,8 +120,12 @@ void SimLink::send(Side from, std::span<const std::uint8_t> packet, Instant now)
   Direction& d = dir_[to];
   const Impairments& imp = d.imp;
   ++d.stats.sent;
+  auto tell = [&](std::string_view what) {
+    if (observer_) observer_(static_cast<Side>(to), what, packet);
+  };
   if (imp.mtu != 0 && packet.size() > imp.mtu) {
     ++d.stats.mtu_drops;
+    tell("dropped (larger than the MTU)");
     return;
   }
   // The bottleneck: packets leave one after another at the link rate; the queue is bounded.
@@ -132,6 +136,7 @@ void SimLink::send(Side from, std::span<const std::uint8_t> packet, Instant now)
       const double backlog_bytes = to_seconds(start - now) * static_cast<double>(imp.bandwidth_bps) / 8;
       if (backlog_bytes + static_cast<double>(packet.size()) > imp.queue_bytes) {
         ++d.stats.queue_drops;
+        tell("dropped (queue full)");
         return;
       }
     }
@@ -142,6 +147,7 @@ void SimLink::send(Side from, std::span<const std::uint8_t> packet, Instant now)
   }
   if (chance(imp.loss)) {
     ++d.stats.lost;
+    tell("lost");
     return;
   }
   Instant arrive = depart + imp.delay + uniform(imp.jitter);
@@ -151,6 +157,7 @@ void SimLink::send(Side from, std::span<const std::uint8_t> packet, Instant now)
   }
   if (chance(imp.corrupt) && !packet.empty()) {
     ++d.stats.corrupted;
+    tell("damaged (one bit flipped)");
     std::vector<std::uint8_t> bad(packet.begin(), packet.end());
     const std::size_t bit = std::uniform_int_distribution<std::size_t>(0, bad.size() * 8 - 1)(rng_);
     bad[bit / 8] ^= static_cast<std::uint8_t>(1u << (bit % 8));
@@ -160,6 +167,7 @@ void SimLink::send(Side from, std::span<const std::uint8_t> packet, Instant now)
   }
   if (chance(imp.duplicate)) {
     ++d.stats.duplicated;
+    tell("duplicated");
     enqueue(to, packet, arrive + uniform(std::max(imp.jitter, Duration{100})));
   }
 }

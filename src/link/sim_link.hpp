@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <queue>
 #include <random>
 #include <span>
@@ -65,6 +66,10 @@ class SimLink {
     }
   }
   std::size_t in_flight() const { return flight_.size(); }
+  // Told of each impairment as it happens: lost, queue-dropped, mtu-dropped, corrupted,
+  // duplicated; with the packet as sent.
+  using Observer = std::function<void(Side to, std::string_view what, std::span<const std::uint8_t> packet)>;
+  void set_observer(Observer o) { observer_ = std::move(o); }
   // Stats of the direction towards `to`.
   const LinkStats& stats_towards(Side to) const { return dir_[to].stats; }
   Impairments& impairments_towards(Side to) { return dir_[to].imp; }
@@ -95,6 +100,7 @@ class SimLink {
   std::priority_queue<InFlight, std::vector<InFlight>, Later> flight_;
   std::mt19937_64 rng_;
   std::uint64_t order_ = 0;
+  Observer observer_;
 };
 
 }  // namespace synfin::link

@@ -168,6 +168,9 @@ void Connection::synchronized_arrives(const wire::TcpSegment& seg, Instant now) 
       seg.seq == irs_) {
     last_heard_at_ = now;
     send_syn(true, now);
+    // The SYN-ACK just went out: the retransmission timer starts over from here, so that
+    // it does not send another one a moment later.
+    if (rtx_deadline_ != kNever) rtx_deadline_ = now + rtt_.rto();
     return;
   }
   // Simultaneous open, RFC 9293 figure 8 line 6: the peer's SYN-ACK repeats the SYN we
