@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "synfin/time.hpp"
+#include "tcp/congestion.hpp"
 #include "wire/tcp.hpp"
 
 namespace synfin {
@@ -61,8 +62,25 @@ struct TcpConfig {
   // Sender silly-window avoidance override timer (section 3.8.6.2.1: 0.1 to 1 s).
   Duration sws_override = 200ms;
 
-  // Congestion control: initial window in segments (RFC 6928).
+  // Congestion control: the algorithm (RFC 9438 CUBIC or RFC 5681 NewReno) and the
+  // initial window in segments (RFC 6928).
+  CongestionAlgorithm congestion = CongestionAlgorithm::cubic;
   std::uint32_t initial_window_segments = 10;
+
+  // High-performance options, each negotiated in the handshake and used only when both
+  // sides offer it: window scaling and timestamps (RFC 7323), SACK (RFC 2018).
+  bool window_scaling = true;
+  bool timestamps = true;
+  bool sack = true;
+  // RFC 7323 section 3.2: once timestamps are on, a non-RST segment without one is dropped.
+  bool require_timestamps = true;
+  // Receive and send buffers grow with the connection's bandwidth-delay product up to these
+  // limits (auto-tuning); the window scale we offer is chosen so that max_recv_buffer fits.
+  bool auto_tune = true;
+  std::uint32_t max_recv_buffer = 4u << 20;
+  std::uint32_t max_send_buffer = 4u << 20;
+  // Duplicate ACKs (or SACKed segments) that signal a loss (RFC 5681, RFC 6675 DupThresh).
+  std::uint8_t dupthresh = 3;
 
   // RFC 5961: challenge ACKs (and ACKs to unacceptable segments) per connection per second.
   std::uint16_t challenge_ack_limit = 10;

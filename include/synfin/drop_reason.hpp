@@ -26,6 +26,7 @@ namespace synfin {
   X(tcp_bad_ack, "ACK outside the acceptable range")                                    \
   X(tcp_no_ack, "segment without ACK in a synchronized state")                          \
   X(tcp_paws, "timestamp older than ts_recent (PAWS)")                                  \
+  X(tcp_no_timestamp, "no timestamp where timestamps were negotiated (RFC 7323 3.2)")    \
   X(tcp_rst_not_exact, "RST in window but not at RCV.NXT (challenge ACK sent)")          \
   X(tcp_syn_in_window, "SYN in a synchronized state (challenge ACK sent)")              \
   X(tcp_ooo_full, "out-of-order queue full")                                            \

@@ -50,6 +50,8 @@ struct Stack::Impl : tcp::ConnectionHost {
   void emit(tcp::Connection& c, const tcp::OutSegment& seg) override;
   void deliver(tcp::Connection& c, tcp::Event e) override;
   wire::Seq choose_isn(const tcp::FourTuple& t, Instant now) override;
+  // RFC 7323 section 7.1: a secret per-tuple offset, the same for every incarnation.
+  std::uint32_t timestamp_offset(const tcp::FourTuple& t) override { return isn_.keyed_hash(t, 0x54534f46); }
   void state_changed(tcp::Connection& c, TcpState from, TcpState to, StateCause why) override;
   void dropped(tcp::Connection& c, const wire::TcpSegment& seg, DropReason r) override;
   void timer_fired(tcp::Connection& c, tcp::TimerKind k) override;

@@ -83,6 +83,20 @@ class RingBuffer {
             std::span<const std::uint8_t>(data_.get(), n - first)};
   }
 
+  // Raises the capacity, keeping every byte: readable and written ahead alike.
+  void grow(std::uint32_t capacity) {
+    if (capacity <= capacity_) return;
+    if (data_) {
+      auto bigger = std::make_unique_for_overwrite<std::uint8_t[]>(capacity);
+      const std::uint32_t first = capacity_ - head_;
+      std::memcpy(bigger.get(), data_.get() + head_, first);
+      std::memcpy(bigger.get() + first, data_.get(), head_);
+      data_ = std::move(bigger);
+      head_ = 0;
+    }
+    capacity_ = capacity;
+  }
+
   // Frees the memory if nothing is stored (nor written ahead: the caller knows).
   void release() {
     if (size_ == 0) {

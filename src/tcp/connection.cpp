@@ -16,6 +16,7 @@ Connection::Connection(ConnectionHost& host, const TcpConfig& config, const Four
   snd_buf_.set_capacity(config.send_buffer);
   rcv_buf_.set_capacity(config.recv_buffer);
   rtt_.reset(config);
+  cc_algo_ = config.congestion;
   rcv_mss_ = local_mss();
   snd_mss_ = std::min<std::uint16_t>(config.default_peer_mss, rcv_mss_);
 }
@@ -37,6 +38,7 @@ Error Connection::open_active(Instant now) {
   snd_data_base_ = iss_ + 1;
   passive_open_ = false;
   opened_at_ = now;
+  ts_offset_ = host_->timestamp_offset(tuple_);
   set_state(TcpState::syn_sent, StateCause::user_open_active);
   send_syn(false, now);
   return Error::none;
@@ -67,6 +69,7 @@ Result<std::uint32_t, Error> Connection::send(std::span<const std::uint8_t> data
   }
   if (fin_queued_) return fail(Error::closing);
   if (data.empty()) return std::uint32_t{0};
+  if (data.size() > snd_buf_.free_space()) tune_send_buffer();
   const std::uint32_t n = snd_buf_.write(data);
   if (n == 0) {
     writable_wanted_ = true;
@@ -106,6 +109,7 @@ Result<std::uint32_t, Error> Connection::receive(std::span<std::uint8_t> out, In
   const std::uint32_t n = rcv_buf_.read(out);
   rcv_read_ += n;
   if (n > 0) {
+    tune_receive_buffer(n, now);
     if (rcv_buf_.empty() && ooo_.empty()) rcv_buf_.release();
     maybe_window_update(now);
     return n;
@@ -119,6 +123,35 @@ Result<std::uint32_t, Error> Connection::receive(std::span<std::uint8_t> out, In
 std::uint32_t Connection::urgent_pending() const {
   if (!has_urgent_ || !(rcv_up_ > rcv_read_)) return 0;
   return rcv_up_.since(rcv_read_);
+}
+
+// Receive-buffer auto-tuning: once per round trip, compare what the application read in
+// that round trip with the buffer. A window smaller than twice the bytes per round trip
+// limits the sender (it may still be doubling in slow start), so the buffer grows toward
+// that, up to max_recv_buffer. The right edge moves out as the application reads.
+void Connection::tune_receive_buffer(std::uint32_t copied, Instant now) {
+  if (!cfg_->auto_tune || !rtt_.has_sample() || !is_synchronized(state_)) return;
+  rcv_space_copied_ += copied;
+  if (rcv_space_start_ == Instant{}) {
+    rcv_space_start_ = now;
+    return;
+  }
+  if (now - rcv_space_start_ < std::max<Duration>(rtt_.srtt(), 1ms)) return;
+  const std::uint64_t want = std::min<std::uint64_t>(4ull * rcv_space_copied_, std::max(cfg_->max_recv_buffer, cfg_->recv_buffer));
+  const std::uint32_t limit = 0xffffu << rcv_wscale_;  // what the window field can announce
+  const auto target = static_cast<std::uint32_t>(std::min<std::uint64_t>(want, limit));
+  if (target > rcv_buf_.capacity()) rcv_buf_.grow(target);
+  rcv_space_copied_ = 0;
+  rcv_space_start_ = now;
+}
+
+// Send-buffer auto-tuning: when the application fills the buffer, it grows to twice the
+// congestion window (what one round trip can carry, plus as much queued behind it).
+void Connection::tune_send_buffer() {
+  if (!cfg_->auto_tune || !is_synchronized(state_)) return;
+  const std::uint64_t want = std::min<std::uint64_t>(
+      2ull * std::max(cc_.cwnd(), std::min(snd_wnd_, cc_.cwnd() * 2)), std::max(cfg_->max_send_buffer, cfg_->send_buffer));
+  if (want > snd_buf_.capacity()) snd_buf_.grow(static_cast<std::uint32_t>(want));
 }
 
 // --- CLOSE ------------------------------------------------------------------------------
@@ -242,7 +275,7 @@ void Connection::path_mtu_changed(std::uint16_t mtu, Instant now) {
   const std::uint16_t mss = static_cast<std::uint16_t>(std::max<int>(mtu, 68) - 40);
   if (mss < snd_mss_) {
     snd_mss_ = mss;
-    cc_.set_smss(snd_mss_);
+    cc_.set_smss(payload_mss());
     // Resend what is outstanding at the new size.
     if (snd_una_ != snd_max_) {
       snd_nxt_ = snd_una_;
@@ -288,7 +321,17 @@ ConnectionInfo Connection::info() const {
   i.unacked = is_synchronized(state_) ? snd_max_.since(snd_una_) : 0;
   i.send_queued = snd_buf_.size();
   i.recv_queued = rcv_buf_.size();
-  i.in_recovery = cc_.in_recovery();
+  i.in_recovery = recovery_ != Recovery::none;
+  i.sack_recovery = recovery_ == Recovery::sack;
+  i.window_scaling = ws_ok_;
+  i.timestamps = ts_ok_;
+  i.sack = sack_ok_;
+  i.snd_wscale = snd_wscale_;
+  i.rcv_wscale = rcv_wscale_;
+  i.sacked_bytes = sacked_bytes_;
+  i.recv_buffer = rcv_buf_.capacity();
+  i.send_buffer = snd_buf_.capacity();
+  i.congestion = cc_.algorithm();
   i.last_error = error_ != Error::none ? error_ : stats_.last_error;
   return i;
 }
@@ -306,7 +349,7 @@ void Connection::notify(EventKind k, Error e) { host_->deliver(*this, Event{k, e
 
 void Connection::establish(Instant now) {
   set_state(TcpState::established, passive_open_ ? StateCause::rcv_ack : StateCause::rcv_syn_ack);
-  cc_.init(snd_mss_, cfg_->initial_window_segments);
+  cc_.init(cc_algo_, payload_mss(), cfg_->initial_window_segments);
   if (syn_retransmitted_) {
     cc_.set_loss_window();  // RFC 5681 section 3.1
     rtt_.raise_to(3s);      // RFC 6298 section 5.7
@@ -367,6 +410,15 @@ void Connection::return_to_listen(StateCause why) {
   snd_wnd_ = max_snd_wnd_ = 0;
   r2_start_ = kNever;
   rtt_.reset(*cfg_);
+  ws_ok_ = ts_ok_ = sack_ok_ = false;
+  snd_wscale_ = rcv_wscale_ = 0;
+  recovery_ = Recovery::none;
+  have_recover_ = false;
+  dupacks_ = 0;
+  scoreboard_.clear();
+  sacked_bytes_ = 0;
+  sack_recent_count_ = 0;
+  dsack_pending_ = false;
   set_state(TcpState::listen, why);
 }
 

@@ -14,6 +14,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "synfin/config.hpp"
 #include "synfin/drop_reason.hpp"
@@ -24,7 +25,7 @@
 #include "storage/assembler.hpp"
 #include "storage/ring_buffer.hpp"
 #include "tcp/isn.hpp"
-#include "tcp/newreno.hpp"
+#include "tcp/congestion.hpp"
 #include "tcp/rtt.hpp"
 #include "wire/seq.hpp"
 #include "wire/tcp.hpp"
@@ -103,6 +104,9 @@ class ConnectionHost {
   virtual void deliver(Connection& c, Event e) = 0;
   // The ISN for a new connection on this 4-tuple (RFC 9293 section 3.4.1).
   virtual Seq choose_isn(const FourTuple& tuple, Instant now) = 0;
+  // The offset of this 4-tuple's timestamp clock (RFC 7323 section 7.1): stable per tuple,
+  // so that timestamps rise across incarnations (RFC 6191). Default: 0.
+  virtual std::uint32_t timestamp_offset(const FourTuple&) { return 0; }
   // Trace notes; default: ignore.
   virtual void state_changed(Connection&, TcpState, TcpState, StateCause) {}
   virtual void dropped(Connection&, const wire::TcpSegment&, DropReason) {}
@@ -142,6 +146,19 @@ struct ConnectionInfo {
   std::uint32_t zero_window_probes = 0;
   std::uint32_t keepalive_probes = 0;
   bool in_recovery = false;
+  bool sack_recovery = false;       // the current recovery is RFC 6675 (else RFC 6582)
+  bool window_scaling = false;      // negotiated options
+  bool timestamps = false;
+  bool sack = false;
+  std::uint8_t snd_wscale = 0;
+  std::uint8_t rcv_wscale = 0;
+  std::uint32_t sacked_bytes = 0;   // bytes the peer has SACKed above SND.UNA
+  std::uint32_t sack_recoveries = 0;
+  std::uint32_t dsacks_received = 0;
+  std::uint32_t paws_drops = 0;
+  std::uint32_t recv_buffer = 0;    // current capacities (auto-tuned)
+  std::uint32_t send_buffer = 0;
+  CongestionAlgorithm congestion = CongestionAlgorithm::cubic;
   Error last_error = Error::none;
 };
 
@@ -201,6 +218,7 @@ class Connection {
   void on_timer(Instant now);
   // Sends the ACK that ack_deferred() announced, if it is still due.
   void send_pending_ack(Instant now);
+  void set_congestion(CongestionAlgorithm a) { cc_algo_ = a; }
   Instant next_deadline() const;
 
   // --- inspection ------------------------------------------------------------------------
@@ -245,7 +263,40 @@ class Connection {
   // ACK handling
   void ack_advanced(const wire::TcpSegment& seg, Seq old_una, Instant now);
   void update_window(const wire::TcpSegment& seg, Instant now);
-  void take_rtt_sample(Seq ack, Instant now);
+  void take_rtt_sample(const wire::TcpSegment& seg, Instant now);
+  std::uint32_t seg_window(const wire::TcpSegment& seg) const {
+    // RFC 7323 section 2.2: the window of a SYN is never scaled.
+    return seg.syn() ? seg.window : static_cast<std::uint32_t>(seg.window) << snd_wscale_;
+  }
+
+  // timestamps (RFC 7323)
+  std::uint32_t ts_now(Instant now) const;
+  bool paws_rejects(const wire::TcpSegment& seg, Instant now) const;
+  void update_ts_recent(const wire::TcpSegment& seg, Instant now);
+
+  // loss recovery (recovery.cpp): RFC 6582 NewReno, RFC 6675 SACK-based, RFC 3042
+  void on_duplicate_ack(const wire::TcpSegment& seg, bool new_sack, Instant now);
+  void enter_recovery(Instant now);
+  void recovery_ack(std::uint32_t acked, Instant now);
+  bool sack_scoreboard_update(const wire::TcpSegment& seg);
+  void sack_scoreboard_trim();
+  bool is_lost(Seq s) const;
+  std::uint32_t pipe() const;
+  bool next_segment(Seq& seq, std::uint32_t& len, bool& rtx, bool& rescue) const;
+  void sack_output(Instant now);
+  void end_recovery();
+
+  // the receiver's SACK blocks (RFC 2018, RFC 2883)
+  void note_sack_block(Seq left, Seq right);
+  void prune_sack_blocks();
+  void note_duplicate(Seq left, Seq right);
+  void add_sack_option(wire::TcpOptions& o, std::size_t room) const;
+
+  // auto-tuning
+  void tune_receive_buffer(std::uint32_t copied, Instant now);
+  void tune_send_buffer();
+  std::uint32_t payload_mss() const { return snd_mss_ - (ts_ok_ ? 12u : 0u); }
+  std::uint8_t our_window_scale() const;
 
   // output
   void output(Instant now);
@@ -256,8 +307,9 @@ class Connection {
   void send_challenge_ack(Instant now);
   bool ack_rate_allows(Instant now);
   void emit_data(Seq seq, std::uint32_t len, std::uint8_t extra_flags, bool rtx, Instant now);
-  void fill_common(OutSegment& s, Seq seq, std::uint8_t flags);
+  void fill_common(OutSegment& s, Seq seq, std::uint8_t flags, Instant now);
   std::uint16_t window_to_advertise();
+  void add_syn_options(wire::TcpOptions& o, bool syn_ack, Instant now) const;
   void schedule_ack(bool immediate, Instant now);
   void maybe_window_update(Instant now);
 
@@ -277,7 +329,7 @@ class Connection {
   void become_closed(StateCause why, Error err);
   void return_to_listen(StateCause why);
   void establish(Instant now);
-  void negotiate_options(const wire::TcpSegment& syn);
+  void negotiate_options(const wire::TcpSegment& syn, Instant now);
   void notify(EventKind k, Error e = Error::none);
 
   // helpers
@@ -338,7 +390,40 @@ class Connection {
   RttEstimator rtt_;
   Seq rtt_seq_;
   Instant rtt_time_{};
-  NewReno cc_;
+  Congestion cc_;
+  CongestionAlgorithm cc_algo_ = CongestionAlgorithm::cubic;
+
+  // negotiated options
+  bool ws_ok_ = false;
+  bool ts_ok_ = false;
+  bool sack_ok_ = false;
+  std::uint8_t snd_wscale_ = 0;  // applied to windows the peer sends
+  std::uint8_t rcv_wscale_ = 0;  // applied to windows we send
+  std::uint32_t ts_offset_ = 0;
+  std::uint32_t ts_recent_ = 0;  // RFC 7323 TS.Recent
+  Instant ts_recent_at_{};
+  Seq last_ack_sent_;            // RFC 7323 Last.ACK.sent
+
+  // loss recovery
+  enum class Recovery : std::uint8_t { none, newreno, sack };
+  Recovery recovery_ = Recovery::none;
+  bool have_recover_ = false;
+  bool rescue_sent_ = false;
+  std::uint8_t dupacks_ = 0;
+  Seq recover_;      // RFC 6582 "recover", RFC 6675 RecoveryPoint
+  Seq high_rxt_;     // RFC 6675 HighRxt: the highest octet retransmitted in this recovery
+  std::vector<wire::SackBlock> scoreboard_;  // SACKed ranges above SND.UNA, sorted
+  std::uint32_t sacked_bytes_ = 0;
+
+  // the receiver's recent SACK blocks, most recent first (RFC 2018 section 4)
+  std::array<wire::SackBlock, 4> sack_recent_{};
+  std::uint8_t sack_recent_count_ = 0;
+  bool dsack_pending_ = false;
+  wire::SackBlock dsack_{};
+
+  // auto-tuning: bytes the application read in the current measurement period
+  std::uint32_t rcv_space_copied_ = 0;
+  Instant rcv_space_start_{};
 
   // timers: absolute deadlines, kNever when stopped
   Instant rtx_deadline_ = kNever;

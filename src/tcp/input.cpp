@@ -66,7 +66,8 @@ void Connection::listen_arrives(const wire::TcpSegment& seg, Instant now) {
   irs_ = seg.seq;
   rcv_nxt_ = seg.seq + 1;
   rcv_read_ = rcv_nxt_;
-  negotiate_options(seg);
+  ts_offset_ = host_->timestamp_offset(tuple_);
+  negotiate_options(seg, now);
   iss_ = host_->choose_isn(tuple_, now);
   snd_una_ = iss_;
   snd_nxt_ = iss_;
@@ -125,20 +126,18 @@ void Connection::syn_sent_arrives(const wire::TcpSegment& seg, Instant now) {
   rcv_nxt_ = seg.seq + 1;
   rcv_read_ = rcv_nxt_;
   rcv_adv_ = rcv_nxt_ + std::min<std::uint32_t>(rcv_buf_.free_space(), 0xffff);
-  negotiate_options(seg);
+  negotiate_options(seg, now);
   snd_wnd_ = seg.window;
   max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
   snd_wl1_ = seg.seq;
   snd_wl2_ = seg.ack;
 
   if (ack_ok) {
-    const Seq old_una = snd_una_;
     snd_una_ = seg.ack;
     if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
-    take_rtt_sample(seg.ack, now);
+    take_rtt_sample(seg, now);
     rtx_deadline_ = snd_una_ == snd_max_ ? kNever : now + rtt_.rto();
     retransmits_ = 0;
-    (void)old_una;
   }
   if (snd_una_ > iss_) {
     establish(now);
@@ -184,11 +183,28 @@ void Connection::synchronized_arrives(const wire::TcpSegment& seg, Instant now) 
     synchronized_arrives(stripped, now);
     return;
   }
+  // RFC 7323 section 5.3, R1 (before the acceptability test): PAWS. A segment whose
+  // timestamp is older than TS.Recent is an old duplicate: drop it and acknowledge. Once
+  // timestamps are on, a segment without one is dropped (section 3.2).
+  if (ts_ok_ && !seg.rst()) {
+    if (!seg.options.has_timestamps) {
+      if (cfg_->require_timestamps) {
+        drop(seg, DropReason::tcp_no_timestamp);
+        return;
+      }
+    } else if (paws_rejects(seg, now)) {
+      ++stats_.paws_drops;
+      drop(seg, DropReason::tcp_paws);
+      if (ack_rate_allows(now)) send_ack(now);
+      return;
+    }
+  }
   Seq seq = seg.seq;
   std::span<const std::uint8_t> data = seg.payload;
   bool fin = seg.fin();
   if (!check_sequence(seg, seq, data, fin, now)) return;  // first
   last_heard_at_ = now;
+  if (ts_ok_ && seg.options.has_timestamps) update_ts_recent(seg, now);
   if (seg.rst()) {  // second
     check_rst(seg, now);
     return;
@@ -276,6 +292,10 @@ bool Connection::check_sequence(const wire::TcpSegment& seg, Seq& seq,
   }
   if (data_seq < rcv_nxt_) {
     const std::uint32_t old = rcv_nxt_.since(data_seq);
+    if (!data.empty()) {
+      // RFC 2883: report the duplicate part in a D-SACK block.
+      note_duplicate(data_seq, data_seq + static_cast<std::uint32_t>(std::min<std::size_t>(old, data.size())));
+    }
     if (old >= data.size()) {
       // All data is old; a FIN at data_seq + size is old too if it lies before RCV.NXT.
       if (fin && (data_seq + static_cast<std::uint32_t>(data.size())) < rcv_nxt_) fin = false;
@@ -358,7 +378,7 @@ bool Connection::check_ack(const wire::TcpSegment& seg, Instant now) {
       send_rst(seg.ack);  // <SEQ=SEG.ACK><CTL=RST>
       return false;
     }
-    snd_wnd_ = seg.window;
+    snd_wnd_ = seg_window(seg);
     max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
     snd_wl1_ = seg.seq;
     snd_wl2_ = seg.ack;
@@ -380,21 +400,17 @@ bool Connection::check_ack(const wire::TcpSegment& seg, Instant now) {
   }
 
   const Seq old_una = snd_una_;
+  // SACK blocks first: they say what arrived above SND.UNA (RFC 2018, RFC 6675 section 5).
+  const bool new_sack = sack_ok_ && sack_scoreboard_update(seg);
   if (seg.ack > snd_una_) {
     ack_advanced(seg, old_una, now);
   } else if (seg.ack == snd_una_ && seg.payload.empty() && !seg.syn() && !seg.fin() &&
-             seg.window == snd_wnd_ && snd_wnd_ != 0 && snd_max_ != snd_una_ &&
-             is_synchronized(state_)) {
-    // A duplicate ACK in the sense of RFC 5681 section 2. Not while the window is closed:
-    // then the peer is answering our zero-window probes, which says nothing about loss.
-    ++stats_.dupacks_received;
-    if (cc_.on_dupack(flight_size(), snd_una_, snd_max_)) {
-      ++stats_.fast_retransmits;
-      rtt_timing_ = false;
-      emit_data(snd_una_, std::min<std::uint32_t>(snd_mss_, data_end().since(snd_una_)),
-                0, true, now);
-      arm_retransmit(now);
-    }
+             snd_wnd_ != 0 && snd_max_ != snd_una_ && is_synchronized(state_) &&
+             (sack_ok_ ? new_sack : seg_window(seg) == snd_wnd_)) {
+    // A duplicate ACK in the sense of RFC 5681 section 2 (with SACK, one that reports new
+    // data, RFC 6675 section 2). Not while the window is closed: then the peer is answering
+    // our zero-window probes, which says nothing about loss.
+    on_duplicate_ack(seg, new_sack, now);
   }
   if (snd_una_ <= seg.ack && seg.ack <= snd_max_) update_window(seg, now);
   // While the window is closed the persist timer probes it; there is nothing to retransmit.
@@ -432,18 +448,16 @@ void Connection::ack_advanced(const wire::TcpSegment& seg, Seq old_una, Instant 
   }
   snd_una_ = seg.ack;
   if (snd_nxt_ < snd_una_) snd_nxt_ = snd_una_;
-  take_rtt_sample(seg.ack, now);
+  take_rtt_sample(seg, now);
   retransmits_ = 0;
   r2_start_ = now;  // progress: a new R2 period
+  if (sack_ok_) sack_scoreboard_trim();
   if (is_synchronized(state_) && old_una != iss_) {
-    if (cc_.in_recovery()) {
-      if (cc_.on_recovery_ack(snd_una_, acked, flight_size())) {
-        // NewReno partial ACK: resend the next hole at once, restart the timer.
-        emit_data(snd_una_, std::min<std::uint32_t>(snd_mss_, data_end().since(snd_una_)), 0,
-                  true, now);
-      }
+    if (recovery_ != Recovery::none) {
+      recovery_ack(acked, now);
     } else {
-      cc_.on_ack(acked);
+      dupacks_ = 0;
+      cc_.on_ack(acked, now, rtt_.srtt());
     }
   }
   // RFC 6298 section 5.2 and 5.3: stop the timer when all is acknowledged, else restart it.
@@ -462,7 +476,7 @@ void Connection::ack_advanced(const wire::TcpSegment& seg, Seq old_una, Instant 
 void Connection::update_window(const wire::TcpSegment& seg, Instant now) {
   if (!(snd_wl1_ < seg.seq || (snd_wl1_ == seg.seq && snd_wl2_ <= seg.ack))) return;
   const std::uint32_t old = snd_wnd_;
-  snd_wnd_ = seg.window;
+  snd_wnd_ = seg_window(seg);
   max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
   snd_wl1_ = seg.seq;
   snd_wl2_ = seg.ack;
@@ -476,11 +490,18 @@ void Connection::update_window(const wire::TcpSegment& seg, Instant now) {
   }
 }
 
-void Connection::take_rtt_sample(Seq ack, Instant now) {
+void Connection::take_rtt_sample(const wire::TcpSegment& seg, Instant now) {
   // Karn's rule: rtt_timing_ is cleared whenever anything is retransmitted (MUST-18).
-  if (rtt_timing_ && ack > rtt_seq_) {
+  if (rtt_timing_ && seg.ack > rtt_seq_) {
     rtt_.sample(now - rtt_time_, *cfg_);
     rtt_timing_ = false;
+    return;
+  }
+  // RFC 7323 section 4: with timestamps every ACK of new data is a sample, retransmitted or
+  // not, since the echoed TSval says which transmission it answers (1 ms resolution).
+  if (ts_ok_ && seg.options.has_timestamps && seg.options.ts_ecr != 0) {
+    const std::uint32_t ms = ts_now(now) - seg.options.ts_ecr;
+    if (ms < 0x7fffffffu) rtt_.sample(Duration{static_cast<std::int64_t>(ms) * 1000}, *cfg_);
   }
 }
 
@@ -514,6 +535,16 @@ void Connection::process_text(Seq seq, std::span<const std::uint8_t> data, bool 
   }
   const std::uint32_t offset = seq.since(rcv_nxt_);
   const bool had_holes = !ooo_.empty();
+  // Data we already hold out of order arrived again: a D-SACK (RFC 2883 section 4).
+  if (offset != 0) {
+    for (const auto& r : ooo_.ranges()) {
+      if (r.start <= offset && offset + data.size() <= r.end) {
+        note_duplicate(seq, seq + static_cast<std::uint32_t>(data.size()));
+        ack_now_ = true;
+        return;
+      }
+    }
+  }
   const std::uint32_t n = rcv_buf_.write_ahead(offset, data);
   if (n < data.size()) ack_now_ = true;  // cut by the buffer
   if (!ooo_.add(offset, offset + n)) {
@@ -522,8 +553,15 @@ void Connection::process_text(Seq seq, std::span<const std::uint8_t> data, bool 
     return;
   }
   if (offset != 0) {
-    // Out of order: keep it (SHLD-31) and send a duplicate ACK at once (RFC 5681, MAY-13).
+    // Out of order: keep it (SHLD-31) and send a duplicate ACK at once (RFC 5681, MAY-13),
+    // with the block holding it first among the SACK blocks (RFC 2018 section 4).
     ++stats_.out_of_order_segments;
+    for (const auto& r : ooo_.ranges()) {
+      if (r.start <= offset && offset < r.end) {
+        note_sack_block(rcv_nxt_ + r.start, rcv_nxt_ + r.end);
+        break;
+      }
+    }
     ack_now_ = true;
     return;
   }
@@ -531,6 +569,7 @@ void Connection::process_text(Seq seq, std::span<const std::uint8_t> data, bool 
   rcv_buf_.commit(ready);
   ooo_.advance(ready);
   rcv_nxt_ += ready;
+  if (sack_recent_count_ > 0) prune_sack_blocks();
   stats_.bytes_received += ready;
   rcv_unacked_bytes_ += ready;
   // Filling a hole, or data after a hole remains: acknowledge at once (RFC 5681 section 4.2).
@@ -583,13 +622,52 @@ void Connection::process_fin(Instant now) {
   }
 }
 
-void Connection::negotiate_options(const wire::TcpSegment& syn) {
+void Connection::negotiate_options(const wire::TcpSegment& syn, Instant now) {
   // MUST-14, MUST-15, MUST-16: the peer's MSS, or 536 when it sent none, bounded by what
-  // our own MTU carries. Window scale, timestamps and SACK are parsed and left off for now.
+  // our own MTU carries.
   std::uint16_t peer = cfg_->default_peer_mss;
   if (syn.options.has_mss) peer = std::max<std::uint16_t>(syn.options.mss, 64);
   snd_mss_ = std::min(peer, local_mss());
-  cc_.set_smss(snd_mss_);
+  // RFC 7323 section 2.2: window scaling only when both sides sent the option; a shift
+  // above 14 is taken as 14.
+  ws_ok_ = cfg_->window_scaling && syn.options.has_wscale;
+  snd_wscale_ = ws_ok_ ? std::min<std::uint8_t>(syn.options.wscale, 14) : 0;
+  rcv_wscale_ = ws_ok_ ? our_window_scale() : 0;
+  // RFC 7323 section 3.2: timestamps when both sides sent them.
+  ts_ok_ = cfg_->timestamps && syn.options.has_timestamps;
+  if (ts_ok_) {
+    ts_recent_ = syn.options.ts_val;
+    ts_recent_at_ = now;
+  }
+  // RFC 2018 section 2: SACK when both sides sent SACK-permitted.
+  sack_ok_ = cfg_->sack && syn.options.sack_permitted;
+  cc_.set_smss(payload_mss());
+}
+
+std::uint8_t Connection::our_window_scale() const {
+  // The smallest shift that lets the largest receive buffer be announced.
+  const std::uint32_t biggest = std::max(cfg_->max_recv_buffer, cfg_->recv_buffer);
+  std::uint8_t s = 0;
+  while (s < 14 && (biggest >> s) > 0xffff) ++s;
+  return s;
+}
+
+std::uint32_t Connection::ts_now(Instant now) const {
+  return static_cast<std::uint32_t>(to_us(now) / 1000) + ts_offset_;
+}
+
+bool Connection::paws_rejects(const wire::TcpSegment& seg, Instant now) const {
+  if (static_cast<std::int32_t>(seg.options.ts_val - ts_recent_) >= 0) return false;
+  // RFC 7323 section 5.5: a TS.Recent idle for more than 24 days is no longer valid.
+  return now - ts_recent_at_ <= Duration{24LL * 24 * 3600 * 1000000};
+}
+
+void Connection::update_ts_recent(const wire::TcpSegment& seg, Instant now) {
+  // RFC 7323 section 4.3: only from a segment that is not beyond what we acknowledged.
+  if (static_cast<std::int32_t>(seg.options.ts_val - ts_recent_) >= 0 && seg.seq <= last_ack_sent_) {
+    ts_recent_ = seg.options.ts_val;
+    ts_recent_at_ = now;
+  }
 }
 
 }  // namespace synfin::tcp

@@ -16,22 +16,30 @@ constexpr std::uint32_t kMaxUnscaledWindow = 0xffff;
 // The window to announce now. The right edge never moves left (SHLD-14), and it moves right
 // only by at least min(RCV.BUFF / 2, MSS) at a time (MUST-39).
 std::uint16_t Connection::window_to_advertise() {
-  const std::uint32_t free = std::min(rcv_buf_.free_space(), kMaxUnscaledWindow);
+  const std::uint32_t s = rcv_wscale_;
+  const std::uint32_t free = std::min(rcv_buf_.free_space(), kMaxUnscaledWindow << s);
   const std::uint32_t current = rcv_wnd();
   std::uint32_t wnd = current;
   const std::uint32_t step = std::min<std::uint32_t>(rcv_buf_.capacity() / 2, rcv_mss_);
   if (free > current && free - current >= step) wnd = free;
-  rcv_adv_ = rcv_nxt_ + wnd;
-  return static_cast<std::uint16_t>(wnd);
+  // RFC 7323 section 2.3: the field carries wnd >> shift. Rounding down could pull the
+  // right edge left (SHLD-14); then round up instead. The few bytes beyond the buffer that
+  // this may offer are cut off on arrival and sent again.
+  std::uint32_t field = wnd >> s;
+  if ((field << s) < current) field = (current + (1u << s) - 1) >> s;
+  field = std::min(field, kMaxUnscaledWindow);
+  rcv_adv_ = rcv_nxt_ + (field << s);
+  return static_cast<std::uint16_t>(field);
 }
 
-void Connection::fill_common(OutSegment& s, Seq seq, std::uint8_t flags) {
+void Connection::fill_common(OutSegment& s, Seq seq, std::uint8_t flags, Instant now) {
   s.header.src_port = tuple_.local_port;
   s.header.dst_port = tuple_.remote_port;
   s.header.seq = seq;
   s.header.flags = flags;
   if (flags & ACK) {
     s.header.ack = rcv_nxt_;
+    last_ack_sent_ = rcv_nxt_;
     // An ACK goes out now: any delayed or pending one is covered.
     ack_now_ = false;
     ack_delayed_ = false;
@@ -39,19 +47,43 @@ void Connection::fill_common(OutSegment& s, Seq seq, std::uint8_t flags) {
     rcv_unacked_bytes_ = 0;
   }
   s.header.window = (flags & RST) ? 0 : window_to_advertise();
+  if (flags & RST) return;
+  // RFC 7323 section 3.2: once negotiated, every segment but a RST carries timestamps.
+  if (ts_ok_ && !(flags & SYN)) {
+    s.options.has_timestamps = true;
+    s.options.ts_val = ts_now(now);
+    s.options.ts_ecr = ts_recent_;
+  }
+  // RFC 2018 section 4: ACKs carry the SACK blocks while anything is out of order.
+  if (sack_ok_ && (flags & ACK) && !(flags & SYN)) add_sack_option(s.options, ts_ok_ ? 3 : 4);
+}
+
+void Connection::add_syn_options(wire::TcpOptions& o, bool syn_ack, Instant now) const {
+  // MUST-14, SHLD-5, MAY-3: our MSS, only ever on a SYN (MUST-65).
+  if (cfg_->always_send_mss || rcv_mss_ != 536) {
+    o.has_mss = true;
+    o.mss = rcv_mss_;
+  }
+  // A SYN offers what the configuration allows; a SYN-ACK answers only what was offered.
+  if (syn_ack ? ws_ok_ : cfg_->window_scaling) {
+    o.has_wscale = true;
+    o.wscale = syn_ack ? rcv_wscale_ : our_window_scale();
+  }
+  if (syn_ack ? sack_ok_ : cfg_->sack) o.sack_permitted = true;
+  if (syn_ack ? ts_ok_ : cfg_->timestamps) {
+    o.has_timestamps = true;
+    o.ts_val = ts_now(now);
+    o.ts_ecr = syn_ack ? ts_recent_ : 0;  // TSecr is zero when the ACK bit is off
+  }
 }
 
 void Connection::send_syn(bool with_ack, Instant now) {
   OutSegment s;
-  fill_common(s, iss_, with_ack ? (SYN | ACK) : SYN);
+  fill_common(s, iss_, with_ack ? (SYN | ACK) : SYN, now);
   // The window of a SYN is never scaled.
   s.header.window = static_cast<std::uint16_t>(std::min(rcv_buf_.free_space(), kMaxUnscaledWindow));
   if (with_ack) rcv_adv_ = rcv_nxt_ + s.header.window;
-  // MUST-14, SHLD-5, MAY-3: our MSS, only ever on a SYN (MUST-65).
-  if (cfg_->always_send_mss || rcv_mss_ != 536) {
-    s.options.has_mss = true;
-    s.options.mss = rcv_mss_;
-  }
+  add_syn_options(s.options, with_ack, now);
   const bool first = snd_max_ == iss_;
   if (first) {
     snd_nxt_ = iss_ + 1;
@@ -69,16 +101,17 @@ void Connection::send_syn(bool with_ack, Instant now) {
   if (rtx_deadline_ == kNever) rtx_deadline_ = now + rtt_.rto();
 }
 
-void Connection::send_ack(Instant /*now*/) {
+void Connection::send_ack(Instant now) {
   OutSegment s;
-  fill_common(s, snd_max_, ACK);
+  fill_common(s, snd_max_, ACK, now);
+  if (s.options.sack_count > 0) dsack_pending_ = false;  // reported
   ++stats_.segments_out;
   host_->emit(*this, s);
 }
 
 void Connection::send_rst(Seq seq) {
   OutSegment s;
-  fill_common(s, seq, RST);
+  fill_common(s, seq, RST, Instant{});
   ++stats_.segments_out;
   host_->emit(*this, s);
 }
@@ -118,7 +151,7 @@ void Connection::maybe_window_update(Instant now) {
   // Announce a reopening window when it has grown by two segments or half the buffer, or
   // when it was closed and now takes a full segment.
   const std::uint32_t current = rcv_wnd();
-  const std::uint32_t possible = std::min(rcv_buf_.free_space(), kMaxUnscaledWindow);
+  const std::uint32_t possible = std::min(rcv_buf_.free_space(), kMaxUnscaledWindow << rcv_wscale_);
   if (possible <= current) return;
   const std::uint32_t growth = possible - current;
   const std::uint32_t threshold = std::min<std::uint32_t>(2u * rcv_mss_, rcv_buf_.capacity() / 2);
@@ -138,10 +171,18 @@ void Connection::emit_data(Seq seq, std::uint32_t len, std::uint8_t extra_flags,
     flags |= URG;
     s.header.urgent = static_cast<std::uint16_t>(std::min<std::uint32_t>(snd_up_.since(seq), 0xffff));
   }
-  fill_common(s, seq, flags);
+  fill_common(s, seq, flags, now);
   if (len > 0) {
     auto [a, b] = snd_buf_.slices(seq.since(snd_data_base_), len);
     s.payload = {a, b};
+  }
+  if (s.options.sack_count > 0) {
+    // SACK blocks ride on data only as far as the MSS leaves room for them.
+    const std::uint32_t ts_bytes = s.options.has_timestamps ? 12 : 0;
+    const std::uint32_t room = snd_mss_ > len + ts_bytes ? snd_mss_ - len - ts_bytes : 0;
+    const std::uint32_t fit = room >= 12 ? (room - 4) / 8 : 0;
+    if (fit < s.options.sack_count) s.options.sack_count = static_cast<std::uint8_t>(fit);
+    if (s.options.sack_count > 0) dsack_pending_ = false;
   }
   s.retransmission = rtx;
   ++stats_.segments_out;
@@ -176,22 +217,35 @@ void Connection::output(Instant now) {
   // initial window.
   if (snd_max_ == snd_una_ && snd_nxt_ == snd_max_ && last_sent_at_ != Instant{} &&
       now - last_sent_at_ > rtt_.rto()) {
-    cc_.on_idle_restart(cfg_->initial_window_segments * snd_mss_);
+    cc_.on_idle_restart(cfg_->initial_window_segments * payload_mss());
   }
 
+  if (recovery_ == Recovery::sack && may_send) {
+    sack_output(now);
+    if (ack_now_) ack_due(now);
+    return;
+  }
+  const std::uint32_t mss = payload_mss();
+  // RFC 3042 limited transmit: the first two duplicate ACKs may each release one new
+  // segment beyond cwnd.
+  // Only new data, and not while resending after a timeout.
+  const std::uint32_t limited = recovery_ == Recovery::none && dupacks_ > 0 &&
+                                        dupacks_ < cfg_->dupthresh && snd_nxt_ == snd_max_
+                                    ? dupacks_ * mss
+                                    : 0;
   bool sws_force = sws_deadline_ != kNever && now >= sws_deadline_;
   while (may_send) {
     const Seq end = data_end();
     const std::uint32_t unsent = snd_nxt_ < end ? end.since(snd_nxt_) : 0;
-    const std::uint32_t wnd = std::min(snd_wnd_, cc_.cwnd());
+    const std::uint32_t wnd = std::min(snd_wnd_, cc_.cwnd() + limited);
     const Seq right = snd_una_ + wnd;
     // MUST-34: a window that shrank below what is in flight leaves nothing usable.
     const std::uint32_t usable = right > snd_nxt_ ? right.since(snd_nxt_) : 0;
-    const std::uint32_t len = std::min({unsent, usable, static_cast<std::uint32_t>(snd_mss_)});
+    const std::uint32_t len = std::min({unsent, usable, mss});
     const bool fin_due = fin_queued_ && snd_nxt_ <= end && snd_nxt_ + len == end;
     if (len == 0 && !fin_due) break;
     const bool rtx = snd_nxt_ < snd_max_;
-    if (len > 0 && !rtx && len < snd_mss_ && !fin_due) {
+    if (len > 0 && !rtx && len < mss && !fin_due) {
       const bool all_queued = len == unsent;
       const bool nagle_ok = opts_.no_delay || snd_max_ == snd_una_;
       const bool half_window = max_snd_wnd_ > 0 && len >= max_snd_wnd_ / 2;

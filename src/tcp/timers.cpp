@@ -118,7 +118,16 @@ void Connection::on_retransmit_timeout(Instant now) {
   }
   ++retransmits_;
   if (retransmits_ == cfg_->r1_retransmissions) soft_error(Error::timed_out);  // R1 (SHLD-9)
-  cc_.on_timeout(flight_size(), snd_max_);
+  cc_.on_timeout(flight_size(), now);
+  // Whatever recovery was under way is over. RFC 6582 section 3.2 step 1: no new fast
+  // retransmit until this flight is acknowledged. RFC 2018 section 8: the peer may have
+  // reneged, so SACKed data is not trusted after a timeout.
+  recovery_ = Recovery::none;
+  dupacks_ = 0;
+  recover_ = snd_max_;
+  have_recover_ = true;
+  scoreboard_.clear();
+  sacked_bytes_ = 0;
   rtt_.backoff(*cfg_);
   rtt_timing_ = false;  // Karn
   snd_nxt_ = snd_una_;  // go back and resend from the first unacknowledged byte
@@ -185,7 +194,7 @@ void Connection::on_keepalive_timeout(Instant now) {
   }
   // SHLD-12: no data; SEG.SEQ = SND.NXT - 1 makes the peer answer with an ACK.
   OutSegment s;
-  fill_common(s, snd_max_ - 1, ACK);
+  fill_common(s, snd_max_ - 1, ACK, now);
   ++stats_.segments_out;
   ++stats_.keepalive_probes;
   ++keepalive_sent_;

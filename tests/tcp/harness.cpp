@@ -19,6 +19,13 @@ std::string Sent::str() const {
 TcpConfig Harness::default_config() {
   TcpConfig c;
   c.delayed_ack = Duration::zero();  // tests of delayed ACK switch it on explicitly
+  // The base protocol: the RFC 7323 and RFC 2018 options, CUBIC and auto-tuning are
+  // switched on by the tests about them (tests/tcp/highperf_*).
+  c.window_scaling = false;
+  c.timestamps = false;
+  c.sack = false;
+  c.congestion = CongestionAlgorithm::newreno;
+  c.auto_tune = false;
   return c;
 }
 
