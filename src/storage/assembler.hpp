@@ -17,7 +17,9 @@ class Assembler {
     std::uint32_t end;  // one past the last byte
   };
 
-  static constexpr std::size_t kMaxRanges = 32;
+  // Enough for a multi-megabyte window with every other segment lost; the bound keeps a
+  // hostile peer from making us keep an unbounded list.
+  static constexpr std::size_t kMaxRanges = 2048;
 
   bool empty() const { return ranges_.empty(); }
   std::size_t range_count() const { return ranges_.size(); }

@@ -67,7 +67,6 @@ struct Peer {
       auto r = stack->recv(*h, buf, now);
       if (!r) {
         if (r.error() != Error::would_block) {
-          if (std::getenv("SIM_DEBUG")) std::fprintf(stderr, "%s recv error %s\n", stack->config().name.c_str(), std::string(to_string(r.error())).c_str());
           reset = true;
           eof = true;
         }

@@ -303,7 +303,8 @@ TEST(Assembler, RangeBoundRefusesANewDisjointRange) {
   for (std::uint32_t i = 0; i < Assembler::kMaxRanges; ++i) ASSERT_TRUE(a.add(10 * i + 1, 10 * i + 5));
   EXPECT_EQ(a.range_count(), Assembler::kMaxRanges);
   const auto before = ranges_of(a);
-  EXPECT_FALSE(a.add(1000, 1001));  // would be range number kMaxRanges + 1
+  const std::uint32_t beyond = 10 * Assembler::kMaxRanges + 100;
+  EXPECT_FALSE(a.add(beyond, beyond + 1));  // would be range number kMaxRanges + 1
   EXPECT_FALSE(a.add(7, 8));        // also in a gap in the middle
   EXPECT_EQ(ranges_of(a), before);  // refused without a change
   // Extending or bridging existing ranges needs no new one and is still accepted.
@@ -311,7 +312,7 @@ TEST(Assembler, RangeBoundRefusesANewDisjointRange) {
   EXPECT_TRUE(a.add(0, 11));  // bridges the first two ranges
   EXPECT_EQ(a.range_count(), Assembler::kMaxRanges - 1);
   EXPECT_EQ(a.contiguous(), 15u);
-  EXPECT_TRUE(a.add(1000, 1001));  // room again
+  EXPECT_TRUE(a.add(beyond, beyond + 1));  // room again
 }
 
 TEST(Assembler, ClearEmpties) {
