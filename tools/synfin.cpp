@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "demo.hpp"
+#include "pkt.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"synfin: a userspace TCP/IP stack"};
@@ -33,7 +34,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   d->add_flag("--quiet", demo.quiet, "Print only the verdict");
 
+  synfin::tools::PktOptions pkt;
+  auto* p = synfin::tools::add_pkt_command(app, pkt);
+
   CLI11_PARSE(app, argc, argv);
+  if (p->parsed()) return synfin::tools::run_pkt(pkt);
   if (d->parsed()) {
     demo.color = isatty(STDOUT_FILENO) != 0;
     return synfin::tools::run_demo(demo);

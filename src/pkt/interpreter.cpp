@@ -1,0 +1,1304 @@
+// The script interpreter; see interpreter.hpp.
+#include "pkt/interpreter.hpp"
+
+#include <fmt/format.h>
+
+#include <deque>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <unordered_map>
+
+#include "pkt/packet.hpp"
+#include "pkt/parser.hpp"
+#include "wire/tcp.hpp"
+
+namespace synfin::pkt {
+
+namespace {
+
+namespace F = wire::tcp_flag;
+
+// errno names and values as the scripts' host (FreeBSD) has them; only names are compared.
+std::string errno_for(Error e) {
+  switch (e) {
+    case Error::none: return "";
+    case Error::would_block: return "EAGAIN";
+    case Error::refused: return "ECONNREFUSED";
+    case Error::reset: return "ECONNRESET";
+    case Error::timed_out: return "ETIMEDOUT";
+    case Error::address_in_use: return "EADDRINUSE";
+    case Error::invalid_state: return "EINVAL";
+    case Error::closing: return "EPIPE";
+    case Error::not_connected: return "ENOTCONN";
+    case Error::invalid_argument: return "EINVAL";
+    case Error::unreachable: return "EHOSTUNREACH";
+    case Error::aborted: return "ECONNABORTED";
+    case Error::no_resources: return "ENOBUFS";
+  }
+  return "EIO";
+}
+
+bool same_errno(const std::string& a, const std::string& b) {
+  auto norm = [](const std::string& s) { return s == "EWOULDBLOCK" ? std::string("EAGAIN") : s; };
+  return norm(a) == norm(b);
+}
+
+// The outcome of a system call: a return value, or -1 and an errno name.
+struct CallResult {
+  std::int64_t value = 0;
+  std::string err;  // non-empty: value is -1
+  static CallResult ok(std::int64_t v) { return CallResult{v, ""}; }
+  static CallResult error(std::string e) { return CallResult{-1, std::move(e)}; }
+  std::string to_string() const { return err.empty() ? std::to_string(value) : fmt::format("-1 {}", err); }
+};
+
+// SocketInfo fields a later synfin may add; read them when they exist.
+template <typename T>
+std::optional<std::uint32_t> reported_recv_buffer(const T& info) {
+  if constexpr (requires { info.recv_buffer; }) return static_cast<std::uint32_t>(info.recv_buffer);
+  else return std::nullopt;
+}
+template <typename T>
+std::optional<std::uint32_t> reported_send_buffer(const T& info) {
+  if constexpr (requires { info.send_buffer; }) return static_cast<std::uint32_t>(info.send_buffer);
+  else return std::nullopt;
+}
+
+class Sink : public PacketSink {
+ public:
+  explicit Sink(std::vector<std::vector<std::uint8_t>>& out) : out_(out) {}
+  void send_packet(std::span<const std::uint8_t> p, Instant) override { out_.emplace_back(p.begin(), p.end()); }
+
+ private:
+  std::vector<std::vector<std::uint8_t>>& out_;
+};
+
+struct Fd {
+  bool nonblocking = false;
+  bool bound = false;
+  bool listening = false;
+  std::optional<Handle> handle;
+  Error so_error = Error::none;
+  bool reset_seen = false;
+  bool connected = false;
+  bool peer_closed = false;
+  bool closed_event = false;
+  std::uint32_t recv_buffer = 0;
+  std::uint32_t send_buffer = 0;
+  bool no_delay = false;
+  // Options set before the socket had a connection, applied when it gets one.
+  SocketOptions pending;
+  bool has_pending = false;
+};
+
+struct Pending {
+  const Event* event = nullptr;
+  int fd = -1;
+  Instant started{};
+  Instant expected_end{};
+};
+
+std::uint64_t handle_key(Handle h) { return (std::uint64_t{h.generation} << 32) | h.index; }
+
+class Interpreter {
+ public:
+  Interpreter(const Script& s, const Profile& p, const RunOptions& o)
+      : script_(s), profile_(p), opts_(o), cfg_(p.stack) {
+    tolerance_ = Duration{p.tolerance_us};
+    mtu_ = p.mtu;
+    local_port_ = p.bind_port;
+    remote_port_ = p.remote_port;
+  }
+
+  RunResult run() {
+    if (!header()) return std::move(result_);
+    for (const Event& e : script_.events) {
+      event_ = &e;
+      run_event(e);
+      if (done_) return std::move(result_);
+    }
+    finish();
+    return std::move(result_);
+  }
+
+ private:
+  // --- verdicts ------------------------------------------------------------------------
+  void fail(int line, std::string reason) {
+    if (done_) return;
+    done_ = true;
+    result_.verdict = Verdict::fail;
+    result_.line = line;
+    result_.reason = std::move(reason);
+  }
+  void skip(int line, std::string reason) {
+    if (done_) return;
+    done_ = true;
+    result_.verdict = Verdict::skip;
+    result_.line = line;
+    result_.reason = std::move(reason);
+  }
+  void log(std::string s) {
+    if (opts_.verbose) result_.log.push_back(fmt::format("{:9.6f} {}", seconds(now_), s));
+  }
+  static double seconds(Instant t) { return static_cast<double>(to_us(t)) / 1e6; }
+  int line() const { return event_ != nullptr ? event_->line : 0; }
+
+  bool header() {
+    for (const auto& [name, value] : script_.options) {
+      if (name == "ip_version") {
+        if (value != "ipv4") {
+          skip(0, fmt::format("--ip_version={}: synfin has no IPv6 yet", value));
+          return false;
+        }
+      } else if (name == "tolerance_usecs") {
+        tolerance_ = Duration{std::stoll(value)};
+      } else if (name == "mtu") {
+        mtu_ = static_cast<std::uint16_t>(std::stoul(value));
+      } else if (name == "non_fatal") {
+        if (value != "syscall") {
+          skip(0, fmt::format("--non_fatal={} is not supported", value));
+          return false;
+        }
+        non_fatal_syscalls_ = true;
+      } else {
+        skip(0, fmt::format("--{}{}{} is not supported", name, value.empty() ? "" : "=", value));
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // --- the stack and time --------------------------------------------------------------
+  Stack& stack() {
+    if (!stack_) {
+      stack_ = std::make_unique<Stack>(cfg_);
+      stack_->add_interface(Interface{profile_.local_addr, profile_.prefix_len, mtu_});
+    }
+    return *stack_;
+  }
+
+  // Takes what the stack sent and the events it raised.
+  void collect() {
+    if (!stack_) return;
+    std::vector<std::vector<std::uint8_t>> out;
+    Sink sink(out);
+    stack_->transmit(sink, now_);
+    for (auto& b : out) {
+      SentPacket p = parse_sent(b, now_);
+      if (!p.error.empty()) {
+        fail(line(), p.error);
+        return;
+      }
+      if (!p.is_tcp) {
+        log(fmt::format("synfin sent a non-TCP packet (protocol {}), ignored", p.ip.protocol));
+        continue;
+      }
+      log(fmt::format("synfin sent {}", tcp_to_script(p.tcp.flags, p.tcp.seq, p.tcp.payload_length, p.tcp.ack,
+                                                      p.tcp.window, p.tcp.options, p.tcp.urgent,
+                                                      static_cast<std::uint8_t>(p.tcp.tos & 3))));
+      sent_.push_back(std::move(p));
+    }
+    SocketEvent ev;
+    while (stack_->next_event(ev)) on_event(ev);
+  }
+
+  void on_event(const SocketEvent& ev) {
+    auto it = fd_of_handle_.find(handle_key(ev.socket));
+    if (it == fd_of_handle_.end()) return;
+    auto f = fds_.find(it->second);
+    if (f == fds_.end()) return;
+    Fd& fd = f->second;
+    switch (ev.kind) {
+      case SocketEventKind::connected: fd.connected = true; break;
+      case SocketEventKind::peer_closed: fd.peer_closed = true; break;
+      case SocketEventKind::reset:
+        fd.reset_seen = true;
+        fd.so_error = ev.error;
+        break;
+      case SocketEventKind::closed:
+        fd.closed_event = true;
+        if (ev.error != Error::none && !fd.reset_seen) fd.so_error = ev.error;
+        break;
+      default: break;
+    }
+  }
+
+  // Runs timers until `t`, collecting what they send.
+  void advance_to(Instant t) {
+    int guard = 0;
+    while (stack_ && !done_) {
+      const Instant d = stack_->next_deadline();
+      if (d == kNever || d > t) break;
+      if (d > now_) now_ = d;
+      stack_->poll(now_);
+      collect();
+      complete_pending();
+      if (++guard > 1'000'000) {
+        fail(line(), "the stack's timers do not advance");
+        return;
+      }
+      if (stack_->next_deadline() <= now_) now_ += Duration{1};
+    }
+    if (t > now_) now_ = t;
+  }
+
+  // Runs timers until something is sent or `t` passes.
+  void advance_until_sent(Instant t) {
+    int guard = 0;
+    while (stack_ && !done_ && sent_.empty()) {
+      const Instant d = stack_->next_deadline();
+      if (d == kNever || d > t) break;
+      if (d > now_) now_ = d;
+      stack_->poll(now_);
+      collect();
+      complete_pending();
+      if (++guard > 1'000'000) {
+        fail(line(), "the stack's timers do not advance");
+        return;
+      }
+      if (stack_->next_deadline() <= now_) now_ += Duration{1};
+    }
+  }
+
+  // When an event is due: [start, end] in virtual time.
+  std::pair<Instant, Instant> when(const TimeSpec& t) const {
+    Instant start;
+    switch (t.kind) {
+      case TimeKind::absolute: start = at(Duration{t.start_us}); break;
+      case TimeKind::relative: start = now_ + Duration{t.start_us}; break;
+      case TimeKind::any: start = now_; break;
+    }
+    Instant end = start;
+    if (t.range_end_us) {
+      end = t.kind == TimeKind::relative ? now_ + Duration{*t.range_end_us} : at(Duration{*t.range_end_us});
+    }
+    return {start, end};
+  }
+
+  // Brings time to an event that the runner performs itself (inbound packet, call, command).
+  bool reach(const TimeSpec& t) {
+    auto [start, end] = when(t);
+    if (t.kind == TimeKind::any) return true;
+    if (start < now_) {
+      // An absolute time already passed while waiting for an outbound packet.
+      if (now_ - end > tolerance_) {
+        fail(line(), fmt::format("timing error: event expected at {:.6f} s but the script only got there at "
+                                 "{:.6f} s",
+                                 seconds(start), seconds(now_)));
+        return false;
+      }
+      return true;
+    }
+    advance_to(start);
+    return !done_;
+  }
+
+  // --- sequence numbers ----------------------------------------------------------------
+  std::uint32_t local_offset() const {
+    return isn_known_ ? live_local_isn_ - script_local_isn_ : 0;
+  }
+
+  // --- events --------------------------------------------------------------------------
+  void run_event(const Event& e) {
+    log(fmt::format("line {}: {}", e.line, e.source));
+    std::visit(
+        [&](const auto& body) {
+          using T = std::decay_t<decltype(body)>;
+          if constexpr (std::is_same_v<T, TcpPacketSpec>) {
+            if (body.inbound) inbound_tcp(e, body);
+            else outbound_tcp(e, body);
+          } else if constexpr (std::is_same_v<T, IcmpPacketSpec>) {
+            if (body.inbound) inbound_icmp(e, body);
+            else skip(e.line, "outbound ICMP lines are not supported");
+          } else if constexpr (std::is_same_v<T, SyscallSpec>) {
+            syscall_event(e, body);
+          } else if constexpr (std::is_same_v<T, ShellCommand>) {
+            shell(e, body);
+          } else {
+            code(e, body);
+          }
+        },
+        e.body);
+  }
+
+  void inbound_tcp(const Event& e, const TcpPacketSpec& p) {
+    if (!reach(e.time)) return;
+    if (!p.window) {
+      fail(e.line, "window must be specified for inbound packets");
+      return;
+    }
+    if (p.any_seq) {
+      fail(e.line, "an inbound segment needs a sequence number");
+      return;
+    }
+    if (p.seq_end - p.seq != p.length) {
+      fail(e.line, fmt::format("inconsistent sequence range {}:{}({})", p.seq, p.seq_end, p.length));
+      return;
+    }
+    auto opts = option_bytes(p.options);
+    if (!opts) {
+      skip(e.line, "TCP MD5 signature options (RFC 2385) are not supported");
+      return;
+    }
+    if (opts->size() % 4 != 0) {
+      fail(e.line, "TCP options are not padded to a multiple of 4 bytes");
+      return;
+    }
+    if (opts->size() > wire::kTcpMaxOptions) {
+      fail(e.line, "TCP options too long");
+      return;
+    }
+    TcpFields f;
+    f.src = profile_.remote_addr;
+    f.dst = profile_.local_addr;
+    f.src_port = remote_port_;
+    f.dst_port = local_port_;
+    f.flags = flags_from_script(p.flags);
+    f.seq = p.seq;
+    const bool has_ack = (f.flags & F::ACK) != 0;
+    f.ack = p.ack ? (has_ack ? *p.ack + local_offset() : *p.ack) : 0;
+    f.window = static_cast<std::uint16_t>(*p.window);
+    f.urgent = p.urgent.value_or(0);
+    f.ttl = p.ip.ttl.value_or(64);
+    f.tos = static_cast<std::uint8_t>((p.ip.tos.value_or(0) & ~3) | (p.ip.ecn.value_or(0) & 3));
+    f.options = std::move(*opts);
+    for (std::size_t at : find_sack_edges(f.options)) store_be32(f.options, at, load_be32(f.options, at) + local_offset());
+    if (auto ts = find_timestamp(f.options); ts && has_ack) {
+      const std::uint32_t script_ecr = load_be32(f.options, ts->val_offset + 4);
+      auto m = ts_val_map_.find(script_ecr);
+      if (m != ts_val_map_.end()) {
+        store_be32(f.options, ts->val_offset + 4, m->second);
+      } else if (script_ecr != 0 && !opts_.ignore_options) {
+        fail(e.line, fmt::format("no mapping for TS ecr {}: synfin sent no TS val the script called {}",
+                                 script_ecr, script_ecr));
+        return;
+      }
+    }
+    f.payload_length = p.length;
+    stack().receive(build_tcp(f), now_);
+    collect();
+    complete_pending();
+  }
+
+  void inbound_icmp(const Event& e, const IcmpPacketSpec& p) {
+    if (!reach(e.time)) return;
+    auto k = icmp_kind(p.type, p.code);
+    if (!k) {
+      fail(e.line, fmt::format("unknown ICMP type/code '{} {}'", p.type, p.code));
+      return;
+    }
+    std::uint32_t rest = 0;
+    if (p.mtu) rest = *p.mtu & 0xffff;
+    const auto pkt = build_icmp_error(profile_.remote_addr, profile_.local_addr, k->type, k->code, rest,
+                                      local_port_, remote_port_, p.seq + local_offset(), p.length);
+    stack().receive(pkt, now_);
+    collect();
+    complete_pending();
+  }
+
+  void outbound_tcp(const Event& e, const TcpPacketSpec& p) {
+    auto [start, end] = when(e.time);
+    const bool any_time = e.time.kind == TimeKind::any;
+    const Instant deadline = any_time ? now_ + std::chrono::hours(1) : end + tolerance_;
+    if (sent_.empty()) advance_until_sent(deadline);
+    if (done_) return;
+    if (sent_.empty()) {
+      fail(e.line, fmt::format("expected {} at {:.6f} s; synfin sent nothing by {:.6f} s", strip_time(e),
+                               seconds(start), seconds(deadline)));
+      return;
+    }
+    SentPacket got = std::move(sent_.front());
+    sent_.pop_front();
+    if (got.at > now_) now_ = got.at;
+    const TcpFields& a = got.tcp;
+    const std::uint8_t want_flags = flags_from_script(p.flags);
+    // Learn synfin's ISN from its first SYN or SYN-ACK.
+    if (!isn_known_ && !p.any_seq && (want_flags & F::SYN) && (a.flags & F::SYN)) {
+      isn_known_ = true;
+      live_local_isn_ = a.seq;
+      script_local_isn_ = p.seq;
+    }
+    if (a.src_port != local_port_ || a.dst_port != remote_port_) {
+      // Not for the connection under test (as packetdrill's sniffer, which filters on it).
+      log(fmt::format("ignoring a segment for ports {} -> {}", a.src_port, a.dst_port));
+    }
+    const std::uint32_t seq = a.seq - local_offset();
+    std::vector<std::string> diffs;
+    if (a.flags != want_flags) diffs.push_back("flags");
+    if (!p.any_seq && seq != p.seq) diffs.push_back("seq");
+    if (a.payload_length != p.length) diffs.push_back("length");
+    if ((want_flags & F::ACK) && p.ack && a.ack != *p.ack) diffs.push_back("ack");
+    if (p.window && a.window != *p.window) diffs.push_back("window");
+    if (a.urgent != p.urgent.value_or(0)) diffs.push_back("urgent pointer");
+    const std::uint8_t ecn = a.tos & 3;
+    if (p.ip.ecn_any_ect ? (ecn != 1 && ecn != 2) : ecn != p.ip.ecn.value_or(0)) diffs.push_back("ECN bits");
+    for (std::uint8_t b : got.payload) {
+      if (b != 0) {
+        diffs.push_back("payload");
+        break;
+      }
+    }
+    if (!p.options_wildcard && !opts_.ignore_options) {
+      auto want = option_bytes(p.options);
+      if (!want) {
+        skip(e.line, "TCP MD5 signature options (RFC 2385) are not supported");
+        return;
+      }
+      std::vector<std::uint8_t> have = a.options;
+      auto wts = find_timestamp(*want);
+      auto hts = find_timestamp(have);
+      if (wts && hts) {
+        const std::uint32_t script_val = load_be32(*want, wts->val_offset);
+        const std::uint32_t live_val = load_be32(have, hts->val_offset);
+        ts_val_map_[script_val] = live_val;
+        store_be32(have, hts->val_offset, script_val);  // TS val is not checked (no tick rate)
+      }
+      if (have != *want) diffs.push_back("options");
+    }
+    if (!any_time && (got.at < start - tolerance_ || got.at > end + tolerance_)) diffs.push_back("time");
+    if (!diffs.empty()) {
+      std::string what;
+      for (const auto& d : diffs) what += (what.empty() ? "" : ", ") + d;
+      fail(e.line, fmt::format("expected: {} at {:.6f} s; actual: {} at {:.6f} s ({} differ)", strip_time(e),
+                               seconds(start), describe(got), seconds(got.at), what));
+    }
+  }
+
+  std::string describe(const SentPacket& got) const {
+    const TcpFields& a = got.tcp;
+    return "> " + tcp_to_script(a.flags, a.seq - local_offset(), a.payload_length, a.ack, a.window, a.options,
+                                a.urgent, static_cast<std::uint8_t>(a.tos & 3));
+  }
+
+  static std::string strip_time(const Event& e) {
+    std::string s = e.source;
+    const auto p = s.find_first_of("<>");
+    if (p != std::string::npos && (e.body.index() == 0 || e.body.index() == 1)) s = s.substr(p);
+    return s;
+  }
+
+  // --- system calls --------------------------------------------------------------------
+  Fd* fd_arg(const SyscallSpec& s, std::size_t i = 0) {
+    if (s.args.size() <= i || s.args[i].kind != Expr::Kind::integer) return nullptr;
+    auto it = fds_.find(static_cast<int>(s.args[i].number));
+    return it == fds_.end() ? nullptr : &it->second;
+  }
+
+  void syscall_event(const Event& e, const SyscallSpec& s) {
+    if (!reach(e.time)) return;
+    if (pending_ && pending_->fd >= 0 && !s.args.empty() && s.args[0].kind == Expr::Kind::integer &&
+        s.args[0].number == pending_->fd) {
+      skip(e.line, "a system call on a socket with a blocking call in progress is not supported");
+      return;
+    }
+    auto r = execute(e, s);
+    if (done_ || !r) return;
+    check_call(e, s, *r);
+  }
+
+  void check_call(const Event& e, const SyscallSpec& s, const CallResult& r) {
+    std::string want;
+    bool match = true;
+    if (s.result.kind == Expr::Kind::integer) {
+      want = std::to_string(s.result.number);
+      match = r.value == s.result.number;
+    } else if (s.result.kind != Expr::Kind::ellipsis) {
+      skip(e.line, fmt::format("return value '{}' is not supported", s.result.to_string()));
+      return;
+    }
+    if (!s.errno_name.empty()) {
+      want += " " + s.errno_name;
+      match = match && same_errno(s.errno_name, r.err);
+    } else if (!r.err.empty() && s.result.kind == Expr::Kind::integer) {
+      match = false;
+    }
+    if (!match) {
+      mismatch(e.line, fmt::format("{} returned {}, expected {}", s.name, r.to_string(), want));
+    }
+  }
+
+  void mismatch(int l, std::string what) {
+    if (non_fatal_syscalls_ || opts_.non_fatal_syscalls) {
+      // The script's own --non_fatal=syscall makes it a warning, as in packetdrill; the
+      // diagnostic option only defers the failure so that later mismatches show too.
+      if (!non_fatal_syscalls_ && !deferred_) deferred_ = std::make_pair(l, what);
+      result_.warnings.push_back(fmt::format("line {}: {}", l, what));
+      return;
+    }
+    fail(l, std::move(what));
+  }
+
+  // Runs the call; nullopt when it blocks (now pending) or the script ended.
+  std::optional<CallResult> execute(const Event& e, const SyscallSpec& s) {
+    const std::string& n = s.name;
+    if (n == "socket") return sys_socket(e, s);
+    if (n == "fcntl") return sys_fcntl(e, s);
+    if (n == "bind") return sys_bind(e, s);
+    if (n == "listen") return sys_listen(e, s);
+    if (n == "accept") return sys_accept(e, s);
+    if (n == "connect") return sys_connect(e, s);
+    if (n == "read" || n == "recv" || n == "recvfrom") return sys_recv(e, s);
+    if (n == "write" || n == "send" || n == "sendto") return sys_send(e, s);
+    if (n == "shutdown") return sys_shutdown(e, s);
+    if (n == "close") return sys_close(e, s);
+    if (n == "getsockopt") return sys_getsockopt(e, s);
+    if (n == "setsockopt") return sys_setsockopt(e, s);
+    skip(e.line, fmt::format("system call {}() is not supported", n));
+    return std::nullopt;
+  }
+
+  std::optional<CallResult> sys_socket(const Event& e, const SyscallSpec& s) {
+    if (s.args.size() != 3 || s.args[1].kind != Expr::Kind::identifier || s.args[1].text != "SOCK_STREAM") {
+      skip(e.line, "only SOCK_STREAM sockets are supported");
+      return std::nullopt;
+    }
+    if (s.args[2].kind == Expr::Kind::identifier && s.args[2].text != "IPPROTO_TCP") {
+      skip(e.line, fmt::format("socket protocol {} is not supported", s.args[2].text));
+      return std::nullopt;
+    }
+    if (s.result.kind != Expr::Kind::integer || s.result.number < 0) {
+      skip(e.line, "socket() must name the descriptor it returns");
+      return std::nullopt;
+    }
+    const int fd = static_cast<int>(s.result.number);
+    if (fds_.count(fd) != 0) {
+      fail(e.line, fmt::format("socket() = {}: descriptor {} is in use", fd, fd));
+      return std::nullopt;
+    }
+    Fd f;
+    f.recv_buffer = cfg_.tcp.recv_buffer;
+    f.send_buffer = cfg_.tcp.send_buffer;
+    f.no_delay = cfg_.tcp.no_delay;
+    fds_[fd] = f;
+    last_fd_ = fd;
+    return CallResult::ok(fd);
+  }
+
+  std::optional<CallResult> bad_fd() { return CallResult::error("EBADF"); }
+
+  std::optional<std::int64_t> flag_value(const Expr& x) {
+    if (x.kind == Expr::Kind::integer) return x.number;
+    if (x.kind == Expr::Kind::identifier) {
+      if (x.text == "O_RDWR") return profile_.o_rdwr;
+      if (x.text == "O_NONBLOCK") return profile_.o_nonblock;
+      if (x.text == "O_RDONLY") return 0;
+      return std::nullopt;
+    }
+    if (x.kind == Expr::Kind::bit_or) {
+      std::int64_t v = 0;
+      for (const Expr& i : x.items) {
+        auto b = flag_value(i);
+        if (!b) return std::nullopt;
+        v |= *b;
+      }
+      return v;
+    }
+    return std::nullopt;
+  }
+
+  std::optional<CallResult> sys_fcntl(const Event& e, const SyscallSpec& s) {
+    Fd* f = fd_arg(s);
+    if (f == nullptr) return bad_fd();
+    if (s.args.size() >= 2 && s.args[1].kind == Expr::Kind::identifier) {
+      if (s.args[1].text == "F_GETFL")
+        return CallResult::ok(profile_.o_rdwr | (f->nonblocking ? profile_.o_nonblock : 0));
+      if (s.args[1].text == "F_SETFL" && s.args.size() == 3) {
+        auto v = flag_value(s.args[2]);
+        if (!v) {
+          skip(e.line, fmt::format("fcntl flags {} are not supported", s.args[2].to_string()));
+          return std::nullopt;
+        }
+        f->nonblocking = (*v & profile_.o_nonblock) != 0;
+        return CallResult::ok(0);
+      }
+    }
+    skip(e.line, "this fcntl() command is not supported");
+    return std::nullopt;
+  }
+
+  std::optional<CallResult> sys_bind(const Event&, const SyscallSpec& s) {
+    Fd* f = fd_arg(s);
+    if (f == nullptr) return bad_fd();
+    if (f->bound) return CallResult::error("EINVAL");
+    f->bound = true;
+    last_fd_ = static_cast<int>(s.args[0].number);
+    return CallResult::ok(0);
+  }
+
+  std::optional<CallResult> sys_listen(const Event& e, const SyscallSpec& s) {
+    Fd* f = fd_arg(s);
+    if (f == nullptr) return bad_fd();
+    if (s.args.size() != 2 || s.args[1].kind != Expr::Kind::integer) {
+      skip(e.line, "listen() needs a numeric backlog");
+      return std::nullopt;
+    }
+    if (!f->bound) {
+      skip(e.line, "listen() on an unbound socket (an ephemeral port) is not supported");
+      return std::nullopt;
+    }
+    if (f->listening) return CallResult::ok(0);
+    // A backlog of 0 still accepts a connection on FreeBSD and Linux; synfin wants >= 1.
+    const auto backlog = static_cast<std::uint32_t>(std::max<std::int64_t>(1, s.args[1].number));
+    auto h = stack().listen(Ipv4Addr{}, profile_.bind_port, backlog);
+    collect();
+    if (!h) return CallResult::error(errno_for(h.error()));
+    f->listening = true;
+    f->handle = *h;
+    fd_of_handle_[handle_key(*h)] = static_cast<int>(s.args[0].number);
+    last_fd_ = static_cast<int>(s.args[0].number);
+    local_port_ = profile_.bind_port;
+    return CallResult::ok(0);
+  }
+
+  void adopt_connection(int fd, Handle h) {
+    Fd& f = fds_[fd];
+    f.handle = h;
+    fd_of_handle_[handle_key(h)] = fd;
+    if (f.has_pending) {
+      (void)stack().set_options(h, f.pending, now_);
+      collect();
+    }
+    if (auto i = stack().info(h)) {
+      local_port_ = i->local_port;
+      remote_port_ = i->remote_port;
+    }
+    last_fd_ = fd;
+  }
+
+  std::optional<CallResult> try_accept(int listener_fd, std::int64_t new_fd) {
+    Fd& l = fds_[listener_fd];
+    auto h = stack().accept(*l.handle);
+    collect();
+    if (!h) return CallResult::error(errno_for(h.error()));
+    if (fds_.count(static_cast<int>(new_fd)) != 0) return CallResult::error("EMFILE");
+    Fd f;
+    f.recv_buffer = l.recv_buffer;
+    f.send_buffer = l.send_buffer;
+    f.no_delay = l.no_delay;
+    f.pending = l.pending;
+    f.has_pending = l.has_pending;
+    f.connected = true;
+    fds_[static_cast<int>(new_fd)] = f;
+    adopt_connection(static_cast<int>(new_fd), *h);
+    // Events raised before the handle was known (peer FIN) show in its state.
+    if (auto i = stack().info(*h)) {
+      if (i->state == TcpState::close_wait || i->state == TcpState::last_ack || i->state == TcpState::closing ||
+          i->state == TcpState::time_wait)
+        fds_[static_cast<int>(new_fd)].peer_closed = true;
+    }
+    return CallResult::ok(new_fd);
+  }
+
+  std::optional<CallResult> sys_accept(const Event& e, const SyscallSpec& s) {
+    Fd* f = fd_arg(s);
+    if (f == nullptr) return bad_fd();
+    if (!f->listening) return CallResult::error("EINVAL");
+    if (s.result.kind != Expr::Kind::integer) {
+      skip(e.line, "accept() must name the descriptor it returns");
+      return std::nullopt;
+    }
+    auto r = try_accept(static_cast<int>(s.args[0].number), s.result.number);
+    if (r && r->err == "EAGAIN" && !f->nonblocking) return block(e, static_cast<int>(s.args[0].number));
+    return r;
+  }
+
+  std::optional<CallResult> sys_connect(const Event& e, const SyscallSpec& s) {
+    Fd* f = fd_arg(s);
+    if (f == nullptr) return bad_fd();
+    const int fdn = static_cast<int>(s.args[0].number);
+    if (f->listening) return CallResult::error("EINVAL");
+    if (f->handle) {
+      auto i = stack().info(*f->handle);
+      if (i && i->state == TcpState::syn_sent) return CallResult::error("EALREADY");
+      return CallResult::error("EISCONN");
+    }
+    ConnectOptions o;
+    o.local_addr = profile_.local_addr;
+    if (f->bound) o.local_port = profile_.bind_port;
+    auto h = stack().connect(profile_.remote_addr, profile_.connect_port, now_, o);
+    if (!h) {
+      collect();
+      return CallResult::error(errno_for(h.error()));
+    }
+    remote_port_ = profile_.connect_port;
+    adopt_connection(fdn, *h);
+    collect();
+    if (f->nonblocking) return CallResult::error("EINPROGRESS");
+    return block(e, fdn);
+  }
+
+  // Bytes that recv() would return now without waiting.
+  std::uint32_t readable(const Fd& f) {
+    if (!f.handle) return 0;
+    auto i = stack().info(*f.handle);
+    return i ? i->recv_queued : 0;
+  }
+
+  std::optional<CallResult> sys_recv(const Event& e, const SyscallSpec& s) {
+    Fd* f = fd_arg(s);
+    if (f == nullptr) return bad_fd();
+    const int fdn = static_cast<int>(s.args[0].number);
+    std::int64_t len = 0;
+    bool peek = false;
+    if (s.args.size() >= 3 && s.args[2].kind == Expr::Kind::integer) len = s.args[2].number;
+    else {
+      skip(e.line, fmt::format("{}() needs a numeric length", s.name));
+      return std::nullopt;
+    }
+    if (s.name != "read") {
+      if (s.args.size() < 4) {
+        skip(e.line, fmt::format("{}() needs flags", s.name));
+        return std::nullopt;
+      }
+      const Expr& fl = s.args[3];
+      if (fl.kind == Expr::Kind::identifier && fl.text == "MSG_PEEK") peek = true;
+      else if (!(fl.kind == Expr::Kind::integer && fl.number == 0)) {
+        skip(e.line, fmt::format("{}() flags {} are not supported", s.name, fl.to_string()));
+        return std::nullopt;
+      }
+    }
+    auto r = do_recv(fdn, len, peek);
+    if (r.err == "EAGAIN" && !f->nonblocking) return block(e, fdn);
+    return r;
+  }
+
+  CallResult do_recv(int fdn, std::int64_t len, bool peek) {
+    Fd& f = fds_[fdn];
+    if (!f.handle || f.listening) return CallResult::error("ENOTCONN");
+    const std::uint32_t avail = readable(f);
+    if (avail > 0 && len > 0) {
+      if (peek) return CallResult::ok(std::min<std::int64_t>(len, avail));
+      std::vector<std::uint8_t> buf(static_cast<std::size_t>(len));
+      auto r = stack().recv(*f.handle, buf, now_);
+      collect();
+      if (r) return CallResult::ok(*r);
+      return CallResult::error(errno_for(r.error()));
+    }
+    if (f.so_error != Error::none) {
+      const std::string err = errno_for(f.so_error);
+      if (!peek) f.so_error = Error::none;
+      return CallResult::error(err);
+    }
+    if (peek) {
+      if (f.peer_closed || f.reset_seen) return CallResult::ok(0);
+      auto i = stack().info(*f.handle);
+      if (i && i->state == TcpState::syn_sent) return CallResult::error("ENOTCONN");
+      return CallResult::error("EAGAIN");
+    }
+    std::vector<std::uint8_t> buf(static_cast<std::size_t>(std::max<std::int64_t>(len, 1)));
+    auto r = stack().recv(*f.handle, std::span<std::uint8_t>(buf.data(), static_cast<std::size_t>(len)), now_);
+    collect();
+    if (r) return CallResult::ok(*r);
+    if (r.error() == Error::reset || r.error() == Error::refused || r.error() == Error::timed_out) {
+      // The error was reported once already (SO_ERROR or an earlier call): end of stream.
+      return CallResult::ok(0);
+    }
+    if (r.error() == Error::invalid_state) {
+      auto i = stack().info(*f.handle);
+      if (i && i->state == TcpState::syn_sent) return CallResult::error("ENOTCONN");
+    }
+    return CallResult::error(errno_for(r.error()));
+  }
+
+  std::optional<CallResult> sys_send(const Event& e, const SyscallSpec& s) {
+    Fd* f = fd_arg(s);
+    if (f == nullptr) return bad_fd();
+    if (s.args.size() < 3 || s.args[2].kind != Expr::Kind::integer) {
+      skip(e.line, fmt::format("{}() needs a numeric length", s.name));
+      return std::nullopt;
+    }
+    if (s.name != "write") {
+      if (s.args.size() < 4 || !(s.args[3].kind == Expr::Kind::integer && s.args[3].number == 0)) {
+        skip(e.line, fmt::format("{}() flags {} are not supported", s.name,
+                                 s.args.size() >= 4 ? s.args[3].to_string() : std::string("(none)")));
+        return std::nullopt;
+      }
+    }
+    if (!f->handle || f->listening) return CallResult::error(f->listening ? "ENOTCONN" : "ENOTCONN");
+    if (f->so_error != Error::none) {
+      const std::string err = errno_for(f->so_error);
+      f->so_error = Error::none;
+      return CallResult::error(err);
+    }
+    std::vector<std::uint8_t> zeros(static_cast<std::size_t>(s.args[2].number), 0);
+    auto r = stack().send(*f->handle, zeros, now_);
+    collect();
+    if (!r) {
+      if (r.error() == Error::would_block && !f->nonblocking) {
+        skip(e.line, "a blocking send() that has to wait is not supported");
+        return std::nullopt;
+      }
+      if (r.error() == Error::invalid_state) {
+        auto i = stack().info(*f->handle);
+        if (i && (i->state == TcpState::syn_sent || i->state == TcpState::syn_received))
+          return CallResult::error("ENOTCONN");
+        return CallResult::error("EPIPE");
+      }
+      return CallResult::error(errno_for(r.error()));
+    }
+    return CallResult::ok(*r);
+  }
+
+  std::optional<CallResult> sys_shutdown(const Event& e, const SyscallSpec& s) {
+    Fd* f = fd_arg(s);
+    if (f == nullptr) return bad_fd();
+    if (s.args.size() != 2 || s.args[1].kind != Expr::Kind::identifier) {
+      skip(e.line, "shutdown() needs SHUT_RD, SHUT_WR or SHUT_RDWR");
+      return std::nullopt;
+    }
+    if (s.args[1].text != "SHUT_WR") {
+      skip(e.line, fmt::format("shutdown({}) is not supported: synfin shuts down only the sending side",
+                               s.args[1].text));
+      return std::nullopt;
+    }
+    if (!f->handle || f->listening) return CallResult::error("ENOTCONN");
+    const Error err = stack().shutdown(*f->handle, now_);
+    collect();
+    if (err == Error::none || err == Error::closing) return CallResult::ok(0);
+    return CallResult::error(err == Error::invalid_state ? "ENOTCONN" : errno_for(err));
+  }
+
+  std::optional<CallResult> sys_close(const Event&, const SyscallSpec& s) {
+    Fd* f = fd_arg(s);
+    if (f == nullptr) return bad_fd();
+    const int fdn = static_cast<int>(s.args[0].number);
+    if (f->handle) {
+      (void)stack().close(*f->handle, now_);
+      fd_of_handle_.erase(handle_key(*f->handle));
+      collect();
+    }
+    fds_.erase(fdn);
+    if (last_fd_ == fdn) last_fd_ = -1;
+    return CallResult::ok(0);
+  }
+
+  std::optional<std::int64_t> expected_option_value(const SyscallSpec& s) {
+    if (s.args.size() < 4) return std::nullopt;
+    const Expr& v = s.args[3];
+    if (v.kind == Expr::Kind::list && v.items.size() == 1 && v.items[0].kind == Expr::Kind::integer)
+      return v.items[0].number;
+    return std::nullopt;
+  }
+
+  std::optional<CallResult> sys_getsockopt(const Event& e, const SyscallSpec& s) {
+    Fd* f = fd_arg(s);
+    if (f == nullptr) return bad_fd();
+    if (s.args.size() != 5 || s.args[1].kind != Expr::Kind::identifier || s.args[2].kind != Expr::Kind::identifier) {
+      skip(e.line, "getsockopt() form is not supported");
+      return std::nullopt;
+    }
+    const std::string& opt = s.args[2].text;
+    const Expr& want = s.args[3];
+    std::optional<SocketInfo> info;
+    if (f->handle && !f->listening) {
+      auto i = stack().info(*f->handle);
+      if (i) info = *i;
+    }
+    std::int64_t value = 0;
+    std::string value_name;  // for SO_ERROR
+    if (opt == "SO_ERROR") {
+      value_name = errno_for(f->so_error);
+      f->so_error = Error::none;
+    } else if (opt == "SO_RCVBUF") {
+      value = info ? reported_recv_buffer(*info).value_or(f->recv_buffer) : f->recv_buffer;
+    } else if (opt == "SO_SNDBUF") {
+      value = info ? reported_send_buffer(*info).value_or(f->send_buffer) : f->send_buffer;
+    } else if (opt == "TCP_NODELAY") {
+      value = f->no_delay ? 1 : 0;
+    } else if (opt == "TCP_MAXSEG" && info) {
+      value = info->snd_mss;
+    } else if (opt == "TCP_KEEPIDLE") {
+      value = std::chrono::duration_cast<std::chrono::seconds>(cfg_.tcp.keepalive_idle).count();
+    } else if (opt == "TCP_KEEPINTVL") {
+      value = std::chrono::duration_cast<std::chrono::seconds>(cfg_.tcp.keepalive_interval).count();
+    } else if (opt == "TCP_KEEPCNT") {
+      value = cfg_.tcp.keepalive_probes;
+    } else if (opt == "TCP_KEEPINIT") {
+      value = std::chrono::duration_cast<std::chrono::seconds>(cfg_.tcp.syn_r2_timeout).count();
+    } else {
+      skip(e.line, fmt::format("getsockopt({}) is not supported", opt));
+      return std::nullopt;
+    }
+    // Compare the value written into the caller's buffer.
+    if (want.kind == Expr::Kind::list && want.items.size() == 1) {
+      const Expr& w = want.items[0];
+      if (opt == "SO_ERROR") {
+        const std::string expect_name =
+            w.kind == Expr::Kind::identifier ? w.text : (w.kind == Expr::Kind::integer && w.number == 0 ? "" : "?");
+        if (expect_name == "?") {
+          skip(e.line, fmt::format("SO_ERROR value {} is not supported", w.to_string()));
+          return std::nullopt;
+        }
+        if (!same_errno(expect_name, value_name)) {
+          mismatch(e.line, fmt::format("getsockopt(SO_ERROR) gave {}, expected {}",
+                                       value_name.empty() ? "0" : value_name, expect_name.empty() ? "0" : expect_name));
+          if (done_) return std::nullopt;
+        }
+      } else if (w.kind == Expr::Kind::integer) {
+        if (w.number != value) {
+          mismatch(e.line, fmt::format("getsockopt({}) gave {}, expected {}", opt, value, w.number));
+          if (done_) return std::nullopt;
+        }
+      } else if (w.kind != Expr::Kind::ellipsis) {
+        skip(e.line, fmt::format("getsockopt value {} is not supported", w.to_string()));
+        return std::nullopt;
+      }
+    }
+    return CallResult::ok(0);
+  }
+
+  std::optional<CallResult> sys_setsockopt(const Event& e, const SyscallSpec& s) {
+    Fd* f = fd_arg(s);
+    if (f == nullptr) return bad_fd();
+    if (s.args.size() != 5 || s.args[2].kind != Expr::Kind::identifier) {
+      skip(e.line, "setsockopt() form is not supported");
+      return std::nullopt;
+    }
+    const std::string& opt = s.args[2].text;
+    if (opt == "SO_REUSEADDR" || opt == "SO_REUSEPORT") return CallResult::ok(0);
+    SocketOptions o;
+    const auto v = expected_option_value(s);
+    if (opt == "SO_LINGER") {
+      const Expr& x = s.args[3];
+      std::optional<std::int64_t> onoff, linger;
+      if (x.kind == Expr::Kind::structure) {
+        for (const Expr& fld : x.items) {
+          if (fld.kind != Expr::Kind::assignment || fld.items.empty() || fld.items[0].kind != Expr::Kind::integer)
+            continue;
+          if (fld.text == "l_onoff") onoff = fld.items[0].number;
+          if (fld.text == "l_linger") linger = fld.items[0].number;
+        }
+      }
+      if (!onoff || !linger || (*onoff != 0 && *linger != 0)) {
+        skip(e.line, "SO_LINGER other than {l_onoff=0} or {l_onoff=1, l_linger=0} is not supported");
+        return std::nullopt;
+      }
+      o.linger_zero = *onoff != 0;
+    } else if (!v) {
+      skip(e.line, fmt::format("setsockopt({}) value {} is not supported", opt, s.args[3].to_string()));
+      return std::nullopt;
+    } else if (opt == "SO_RCVBUF" || opt == "SO_SNDBUF") {
+      if (!f->handle || f->listening) {
+        skip(e.line, fmt::format("setsockopt({}) before connect() or on a listener: synfin takes buffer sizes "
+                                 "only on a connection",
+                                 opt));
+        return std::nullopt;
+      }
+      if (opt == "SO_RCVBUF") {
+        o.recv_buffer = static_cast<std::uint32_t>(*v);
+        f->recv_buffer = static_cast<std::uint32_t>(*v);
+      } else {
+        o.send_buffer = static_cast<std::uint32_t>(*v);
+        f->send_buffer = static_cast<std::uint32_t>(*v);
+      }
+    } else if (opt == "SO_KEEPALIVE") {
+      o.keepalive = *v != 0;
+    } else if (opt == "TCP_NODELAY") {
+      o.no_delay = *v != 0;
+      f->no_delay = *v != 0;
+    } else if (opt == "TCP_KEEPIDLE") {
+      o.keepalive_idle = std::chrono::seconds(*v);
+    } else if (opt == "TCP_KEEPINTVL") {
+      o.keepalive_interval = std::chrono::seconds(*v);
+    } else if (opt == "TCP_KEEPCNT") {
+      o.keepalive_probes = static_cast<std::uint8_t>(*v);
+    } else {
+      skip(e.line, fmt::format("setsockopt({}) is not supported by synfin", opt));
+      return std::nullopt;
+    }
+    if (f->handle && !f->listening) {
+      const Error err = stack().set_options(*f->handle, o, now_);
+      collect();
+      if (err != Error::none) return CallResult::error(errno_for(err));
+    } else {
+      merge(f->pending, o);
+      f->has_pending = true;
+    }
+    return CallResult::ok(0);
+  }
+
+  static void merge(SocketOptions& into, const SocketOptions& o) {
+    if (o.no_delay) into.no_delay = o.no_delay;
+    if (o.keepalive) into.keepalive = o.keepalive;
+    if (o.keepalive_idle) into.keepalive_idle = o.keepalive_idle;
+    if (o.keepalive_interval) into.keepalive_interval = o.keepalive_interval;
+    if (o.keepalive_probes) into.keepalive_probes = o.keepalive_probes;
+    if (o.user_timeout) into.user_timeout = o.user_timeout;
+    if (o.send_buffer) into.send_buffer = o.send_buffer;
+    if (o.recv_buffer) into.recv_buffer = o.recv_buffer;
+    if (o.linger_zero) into.linger_zero = o.linger_zero;
+  }
+
+  // --- blocking calls ------------------------------------------------------------------
+  std::optional<CallResult> block(const Event& e, int fd) {
+    Pending p;
+    p.event = &e;
+    p.fd = fd;
+    p.started = now_;
+    if (e.time.blocking_end_us) {
+      p.expected_end = e.time.blocking_end_relative ? now_ + Duration{*e.time.blocking_end_us}
+                                                    : at(Duration{*e.time.blocking_end_us});
+    } else {
+      p.expected_end = now_;
+    }
+    pending_ = p;
+    log(fmt::format("line {}: {} blocks", e.line, std::get<SyscallSpec>(e.body).name));
+    return std::nullopt;
+  }
+
+  // Finishes a blocking call whose condition now holds.
+  void complete_pending() {
+    if (!pending_ || done_) return;
+    const Pending p = *pending_;
+    const auto& s = std::get<SyscallSpec>(p.event->body);
+    auto fit = fds_.find(p.fd);
+    if (fit == fds_.end()) return;
+    Fd& f = fit->second;
+    std::optional<CallResult> r;
+    if (s.name == "connect") {
+      if (f.connected) r = CallResult::ok(0);
+      else if (f.so_error != Error::none) {
+        r = CallResult::error(errno_for(f.so_error));
+        f.so_error = Error::none;
+      } else if (f.closed_event) {
+        r = CallResult::error("ECONNABORTED");
+      }
+    } else if (s.name == "accept") {
+      auto a = try_accept(p.fd, s.result.number);
+      if (a && a->err != "EAGAIN") r = a;
+    } else {
+      const bool peek = s.args.size() >= 4 && s.args[3].kind == Expr::Kind::identifier;
+      auto c = do_recv(p.fd, s.args[2].number, peek);
+      if (c.err != "EAGAIN") r = c;
+    }
+    if (!r) return;
+    pending_.reset();
+    const Event* saved = event_;
+    event_ = p.event;
+    if (now_ < p.expected_end - tolerance_ || now_ > p.expected_end + tolerance_) {
+      fail(p.event->line, fmt::format("timing error: {}() expected to return at {:.6f} s but returned at {:.6f} s",
+                                      s.name, seconds(p.expected_end), seconds(now_)));
+    } else {
+      check_call(*p.event, s, *r);
+    }
+    event_ = saved;
+  }
+
+  // --- shell commands and code ---------------------------------------------------------
+  void shell(const Event& e, const ShellCommand& c) {
+    if (!reach(e.time)) return;
+    const auto kind = classify_shell(profile_, c.text);
+    if (const auto* u = std::get_if<UnsupportedCommand>(&kind)) {
+      skip(e.line, u->reason);
+      return;
+    }
+    if (const auto* sc = std::get_if<SysctlCommand>(&kind)) {
+      StackConfig next = cfg_;
+      if (auto why = apply_sysctl(profile_, next, sc->name, sc->value)) {
+        skip(e.line, *why);
+        return;
+      }
+      if (stack_ && !sysctl_fields_equal(next.tcp, cfg_.tcp)) {
+        skip(e.line, fmt::format("sysctl {}={} after the stack started: synfin's configuration is fixed "
+                                 "for a stack's lifetime",
+                                 sc->name, sc->value));
+        return;
+      }
+      cfg_ = next;
+      return;
+    }
+    if (const auto* ss = std::get_if<SockstatCommand>(&kind)) {
+      const std::uint64_t n = count_in_state(ss->state);
+      if (n != ss->expected_count) {
+        fail(e.line, fmt::format("`{}`: synfin has {} connection(s) in {}, expected {}", c.text, n,
+                                 synfin::to_string(ss->state), ss->expected_count));
+      }
+      return;
+    }
+    if (const auto* td = std::get_if<TcpdropCommand>(&kind)) {
+      const std::uint64_t total = count_in_state(td->state);
+      std::uint64_t dropped = 0;
+      for (auto& [n, f] : fds_) {
+        if (!f.handle || f.listening) continue;
+        auto i = stack().info(*f.handle);
+        if (i && i->state == td->state) {
+          (void)stack().abort(*f.handle, now_);
+          fd_of_handle_.erase(handle_key(*f.handle));
+          f.handle.reset();
+          ++dropped;
+        }
+      }
+      collect();
+      if (dropped != total) {
+        skip(e.line, fmt::format("tcpdrop: {} connection(s) in {} no longer belong to the application, and "
+                                 "synfin has no API to drop those",
+                                 total - dropped, synfin::to_string(td->state)));
+      }
+    }
+  }
+
+  std::uint64_t count_in_state(TcpState s) {
+    if (s == TcpState::closed) {
+      // Sockets that exist but have no connection (or a finished one) show as CLOSED.
+      std::uint64_t n = 0;
+      for (auto& [num, f] : fds_) {
+        if (f.listening) continue;
+        if (!f.handle) {
+          ++n;
+          continue;
+        }
+        auto i = stack().info(*f.handle);
+        if (!i || i->state == TcpState::closed) ++n;
+      }
+      return n;
+    }
+    if (s == TcpState::listen) {
+      std::uint64_t n = 0;
+      for (auto& [num, f] : fds_) n += f.listening ? 1 : 0;
+      return n;
+    }
+    if (!stack_) return 0;
+    return stack_->counters().connections_by_state[static_cast<std::size_t>(s)];
+  }
+
+  void code(const Event& e, const CodeBlock& c) {
+    if (!reach(e.time)) return;
+    std::istringstream in(c.text);
+    std::string stmt;
+    while (std::getline(in, stmt)) {
+      std::istringstream w(stmt);
+      std::string kw, lhs, op, rhs;
+      if (!(w >> kw)) continue;
+      if (kw != "assert" || !(w >> lhs >> op >> rhs) || op != "==") {
+        skip(e.line, fmt::format("code '{}' is not supported", stmt));
+        return;
+      }
+      std::string extra;
+      if (w >> extra) {
+        skip(e.line, fmt::format("code '{}' is not supported", stmt));
+        return;
+      }
+      if (lhs != "tcpi_state" || !rhs.starts_with("TCPI_")) {
+        skip(e.line, fmt::format("TCP_INFO assertion '{}' is not supported (only tcpi_state)", stmt));
+        return;
+      }
+      std::string name = rhs.substr(5);
+      if (name == "SYN_RECEIVED") name = "SYN_RCVD";
+      auto want = freebsd_state(name);
+      if (!want) {
+        skip(e.line, fmt::format("unknown state {}", rhs));
+        return;
+      }
+      const TcpState have = state_under_test();
+      if (have != *want) {
+        fail(e.line, fmt::format("tcpi_state is {}, expected {}", synfin::to_string(have), synfin::to_string(*want)));
+        return;
+      }
+    }
+  }
+
+  TcpState state_under_test() {
+    int fd = last_fd_;
+    if (fd < 0 || fds_.count(fd) == 0) {
+      for (auto& [n, f] : fds_) fd = n;
+    }
+    auto it = fds_.find(fd);
+    if (it == fds_.end() || !it->second.handle) return TcpState::closed;
+    auto i = stack().info(*it->second.handle);
+    return i ? i->state : TcpState::closed;
+  }
+
+  // --- the end -------------------------------------------------------------------------
+  void finish() {
+    if (done_) return;
+    if (deferred_) {
+      fail(deferred_->first, deferred_->second);
+      return;
+    }
+    if (pending_) {
+      advance_to(pending_->expected_end + tolerance_);
+      if (done_) return;
+      if (pending_) {
+        const auto& s = std::get<SyscallSpec>(pending_->event->body);
+        fail(pending_->event->line, fmt::format("{}() did not return by {:.6f} s", s.name,
+                                                seconds(pending_->expected_end + tolerance_)));
+        return;
+      }
+    }
+    for (const SentPacket& p : sent_) {
+      std::string what = fmt::format("synfin sent {} at {:.6f} s, which the script does not expect", describe(p),
+                                     seconds(p.at));
+      if (profile_.strict_end) {
+        fail(line(), std::move(what));
+        return;
+      }
+      result_.warnings.push_back(std::move(what));
+    }
+  }
+
+  const Script& script_;
+  const Profile& profile_;
+  RunOptions opts_;
+  RunResult result_;
+  bool done_ = false;
+  const Event* event_ = nullptr;
+
+  StackConfig cfg_;
+  std::unique_ptr<Stack> stack_;
+  Instant now_ = kEpoch;
+  Duration tolerance_{4000};
+  std::uint16_t mtu_ = 1500;
+  bool non_fatal_syscalls_ = false;
+  std::optional<std::pair<int, std::string>> deferred_;
+
+  std::uint16_t local_port_ = 0;
+  std::uint16_t remote_port_ = 0;
+  bool isn_known_ = false;
+  std::uint32_t live_local_isn_ = 0;
+  std::uint32_t script_local_isn_ = 0;
+  std::unordered_map<std::uint32_t, std::uint32_t> ts_val_map_;
+
+  std::deque<SentPacket> sent_;
+  std::map<int, Fd> fds_;
+  std::unordered_map<std::uint64_t, int> fd_of_handle_;
+  int last_fd_ = -1;
+  std::optional<Pending> pending_;
+};
+
+}  // namespace
+
+RunResult run_script(const Script& script, const Profile& profile, const RunOptions& options) {
+  Interpreter in(script, profile, options);
+  return in.run();
+}
+
+RunResult run_file(const std::string& path, const Profile& profile, const RunOptions& options) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    RunResult r;
+    r.verdict = Verdict::fail;
+    r.reason = "cannot read the file";
+    return r;
+  }
+  std::stringstream ss;
+  ss << f.rdbuf();
+  auto s = parse_script(ss.str(), profile.defines, path);
+  if (!s) {
+    // A script the runner would skip anyway for its header is skipped, not failed.
+    Script header;
+    header.path = path;
+    header.options = s.error().options;
+    RunResult h = run_script(header, profile, options);
+    if (h.verdict == Verdict::skip) return h;
+    RunResult r;
+    r.verdict = Verdict::fail;
+    r.line = s.error().line;
+    r.reason = "parse error: " + s.error().message;
+    return r;
+  }
+  return run_script(*s, profile, options);
+}
+
+}  // namespace synfin::pkt
