@@ -13,6 +13,12 @@ namespace synfin {
 
 using namespace std::chrono_literals;
 
+// How the receiver avoids silly windows (MUST-39 asks for an algorithm, section 3.8.6.2.2
+// suggests one). rfc9293: the right edge stays put until it can move by min(RCV.BUFF / 2,
+// MSS). bsd: the window is the free space, except that one smaller than min(RCV.BUFF / 4,
+// MSS) is announced as zero (FreeBSD and its ancestors); the edge still never moves left.
+enum class ReceiverSws : std::uint8_t { rfc9293, bsd };
+
 // What an RST does to a connection in TIME-WAIT. RFC 9293 section 3.10.7.4 closes it;
 // RFC 1337 shows that this lets an old duplicate RST cut TIME-WAIT short, and advises
 // ignoring it. We ignore it by default, as FreeBSD does.
@@ -81,6 +87,30 @@ struct TcpConfig {
   std::uint32_t max_send_buffer = 4u << 20;
   // Duplicate ACKs (or SACKed segments) that signal a loss (RFC 5681, RFC 6675 DupThresh).
   std::uint8_t dupthresh = 3;
+
+  // --- choices other stacks make, for comparing with them (the pkt runner's profiles) ---
+  // RFC 5961 section 3 (RST must hit RCV.NXT exactly) and section 4 (a SYN gets a challenge
+  // ACK). false: RFC 793, where any RST in the window resets and a SYN in the window is
+  // answered with RST and ends the connection.
+  bool rfc5961_rst = true;
+  bool rfc5961_syn = true;
+  // Drop segments with both SYN and FIN set (FreeBSD's drop_synfin).
+  bool drop_syn_fin = false;
+  // Round both buffers up to a multiple of the MSS once it is known (FreeBSD's tcp_mss).
+  bool round_buffers_to_mss = false;
+  // Acknowledge every second segment whatever its size (FreeBSD), instead of every two
+  // full-sized segments' worth of bytes.
+  bool ack_every_second_segment = false;
+  // Added to every RTO computed from samples or backoff (FreeBSD's rexmit_slop).
+  Duration rto_slop{};
+  ReceiverSws receiver_sws = ReceiverSws::rfc9293;
+  // Judge arriving segments against all the free buffer space when it exceeds the window we
+  // could announce (an unscaled window tops out at 65535), as the BSDs do; otherwise against
+  // the window announced (RCV.WND).
+  bool accept_free_space = false;
+  // While our FIN is unacknowledged, every ACK we send carries it again (the BSDs); otherwise
+  // a plain ACK, as section 3.10.7.4 describes.
+  bool resend_fin_with_ack = false;
 
   // RFC 5961: challenge ACKs (and ACKs to unacceptable segments) per connection per second.
   std::uint16_t challenge_ack_limit = 10;

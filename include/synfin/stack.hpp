@@ -49,6 +49,9 @@ struct StackConfig {
   std::uint8_t ttl = 64;
   std::uint8_t tos = 0;
   bool answer_ping = true;
+  // ICMP "administratively prohibited" (destination unreachable codes 9, 10 and 13) aborts
+  // an opening connection like codes 2 and 3 do (FreeBSD's choice; RFC 1122 names 2 to 4).
+  bool icmp_prohibited_is_hard = false;
   // Half-open connections a listener may hold when its own backlog allows more.
   std::uint32_t max_syn_backlog = 1024;
   // A name for trace lines when several stacks share a sink.
@@ -121,6 +124,11 @@ struct SocketOptions {
   std::optional<std::uint8_t> tos;
   // Soft errors (ICMP, retransmission threshold R1) as `error` events; on by default (SHLD-20).
   std::optional<bool> report_soft_errors;
+  // How long connect() keeps retransmitting its SYN (at least 3 minutes by default, MUST-23).
+  std::optional<Duration> syn_timeout;
+  // No TCP options at all in the handshake, not even MSS (BSD's TCP_NOOPT). Set it before
+  // connect(), or on a listener for the connections it accepts.
+  std::optional<bool> no_options;
 };
 
 struct SocketInfo {
@@ -152,6 +160,8 @@ struct SocketInfo {
   bool in_recovery = false;
   Error last_error = Error::none;
   bool listening = false;
+  std::uint32_t recv_buffer = 0;   // current buffer capacities (they grow with auto-tuning)
+  std::uint32_t send_buffer = 0;
   std::uint32_t accept_queue = 0;  // listeners: connections waiting for accept()
   std::uint32_t syn_queue = 0;     // listeners: half-open connections
 };
@@ -171,6 +181,10 @@ class Stack {
   Stack& operator=(const Stack&) = delete;
 
   const StackConfig& config() const;
+  // Changes the TCP configuration at run time, as a sysctl does: every connection, old and
+  // new, follows it from now on (each interface keeps its MTU). Buffer capacities already
+  // given to connections stay.
+  void update_tcp_config(const TcpConfig& tcp);
   void add_interface(const Interface& iface);
   const std::vector<Interface>& interfaces() const;
 
@@ -191,6 +205,10 @@ class Stack {
   Result<Handle, Error> accept(Handle listener);
   Result<Handle, Error> connect(Ipv4Addr remote, std::uint16_t port, Instant now,
                                 const ConnectOptions& opts = {});
+  // connect() in two steps: open a connection that has not sent its SYN yet, so that
+  // options (buffer sizes, no_options, syn_timeout) can be set first; then start() it.
+  Result<Handle, Error> open(Ipv4Addr remote, std::uint16_t port, const ConnectOptions& opts = {});
+  Error start(Handle h, Instant now);
   Result<std::uint32_t, Error> send(Handle h, std::span<const std::uint8_t> data, Instant now);
   Result<std::uint32_t, Error> send_urgent(Handle h, std::span<const std::uint8_t> data, Instant now);
   // Returns 0 at end of stream; Error::would_block when nothing is there yet.

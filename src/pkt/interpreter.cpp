@@ -91,6 +91,7 @@ struct Fd {
   // Options set before the socket had a connection, applied when it gets one.
   SocketOptions pending;
   bool has_pending = false;
+  std::optional<Duration> keepinit;  // TCP_KEEPINIT as set
 };
 
 struct Pending {
@@ -646,6 +647,10 @@ class Interpreter {
     if (!h) return CallResult::error(errno_for(h.error()));
     f->listening = true;
     f->handle = *h;
+    if (f->has_pending) {
+      // Options set before listen() apply to the connections the listener accepts.
+      (void)stack().set_options(*h, f->pending, now_);
+    }
     fd_of_handle_[handle_key(*h)] = static_cast<int>(s.args[0].number);
     last_fd_ = static_cast<int>(s.args[0].number);
     local_port_ = profile_.bind_port;
@@ -717,14 +722,17 @@ class Interpreter {
     ConnectOptions o;
     o.local_addr = profile_.local_addr;
     if (f->bound) o.local_port = profile_.bind_port;
-    auto h = stack().connect(profile_.remote_addr, profile_.connect_port, now_, o);
+    // Options set before connect() must be in place before the SYN: open, set, start.
+    auto h = stack().open(profile_.remote_addr, profile_.connect_port, o);
     if (!h) {
       collect();
       return CallResult::error(errno_for(h.error()));
     }
     remote_port_ = profile_.connect_port;
     adopt_connection(fdn, *h);
+    const Error started = stack().start(*h, now_);
     collect();
+    if (started != Error::none) return CallResult::error(errno_for(started));
     if (f->nonblocking) return CallResult::error("EINPROGRESS");
     return block(e, fdn);
   }
@@ -916,7 +924,7 @@ class Interpreter {
     } else if (opt == "TCP_KEEPCNT") {
       value = cfg_.tcp.keepalive_probes;
     } else if (opt == "TCP_KEEPINIT") {
-      value = std::chrono::duration_cast<std::chrono::seconds>(cfg_.tcp.syn_r2_timeout).count();
+      value = std::chrono::duration_cast<std::chrono::seconds>(f->keepinit.value_or(cfg_.tcp.syn_r2_timeout)).count();
     } else {
       skip(e.line, fmt::format("getsockopt({}) is not supported", opt));
       return std::nullopt;
@@ -980,12 +988,6 @@ class Interpreter {
       skip(e.line, fmt::format("setsockopt({}) value {} is not supported", opt, s.args[3].to_string()));
       return std::nullopt;
     } else if (opt == "SO_RCVBUF" || opt == "SO_SNDBUF") {
-      if (!f->handle || f->listening) {
-        skip(e.line, fmt::format("setsockopt({}) before connect() or on a listener: synfin takes buffer sizes "
-                                 "only on a connection",
-                                 opt));
-        return std::nullopt;
-      }
       if (opt == "SO_RCVBUF") {
         o.recv_buffer = static_cast<std::uint32_t>(*v);
         f->recv_buffer = static_cast<std::uint32_t>(*v);
@@ -1004,12 +1006,17 @@ class Interpreter {
       o.keepalive_interval = std::chrono::seconds(*v);
     } else if (opt == "TCP_KEEPCNT") {
       o.keepalive_probes = static_cast<std::uint8_t>(*v);
+    } else if (opt == "TCP_NOOPT") {
+      o.no_options = *v != 0;
+    } else if (opt == "TCP_KEEPINIT") {
+      o.syn_timeout = std::chrono::seconds(*v);
+      f->keepinit = std::chrono::seconds(*v);
     } else {
       skip(e.line, fmt::format("setsockopt({}) is not supported by synfin", opt));
       return std::nullopt;
     }
-    if (f->handle && !f->listening) {
-      const Error err = stack().set_options(*f->handle, o, now_);
+    if (f->handle) {
+      const Error err = stack().set_options(*f->handle, o, now_);  // a listener keeps them for its children
       collect();
       if (err != Error::none) return CallResult::error(errno_for(err));
     } else {
@@ -1029,6 +1036,8 @@ class Interpreter {
     if (o.send_buffer) into.send_buffer = o.send_buffer;
     if (o.recv_buffer) into.recv_buffer = o.recv_buffer;
     if (o.linger_zero) into.linger_zero = o.linger_zero;
+    if (o.no_options) into.no_options = o.no_options;
+    if (o.syn_timeout) into.syn_timeout = o.syn_timeout;
   }
 
   // --- blocking calls ------------------------------------------------------------------
@@ -1100,12 +1109,8 @@ class Interpreter {
         skip(e.line, *why);
         return;
       }
-      if (stack_ && !sysctl_fields_equal(next.tcp, cfg_.tcp)) {
-        skip(e.line, fmt::format("sysctl {}={} after the stack started: synfin's configuration is fixed "
-                                 "for a stack's lifetime",
-                                 sc->name, sc->value));
-        return;
-      }
+      // Like a sysctl, a configuration change reaches the running stack and its connections.
+      if (stack_ && !sysctl_fields_equal(next.tcp, cfg_.tcp)) stack_->update_tcp_config(next.tcp);
       cfg_ = next;
       return;
     }

@@ -79,6 +79,18 @@ Profile freebsd_profile() {
   t.require_timestamps = false;
   // NewReno was FreeBSD's default congestion control when the suite was written.
   t.congestion = CongestionAlgorithm::newreno;
+  // tcp_mss() rounds both socket buffers up to a whole number of segments; delayed ACKs go
+  // out for every second segment, whatever its size; every RTO from samples or backoff gets
+  // rexmit_slop (200 ms) added to a rexmit_min floor of 30 ms.
+  t.round_buffers_to_mss = true;
+  t.receiver_sws = ReceiverSws::bsd;
+  t.accept_free_space = true;
+  t.resend_fin_with_ack = true;
+  t.ack_every_second_segment = true;
+  t.rto_slop = std::chrono::milliseconds(200);
+  t.min_rto = std::chrono::milliseconds(30);
+  // ICMP administratively prohibited aborts an opening connection (tcp_ctlinput).
+  p.stack.icmp_prohibited_is_hard = true;
   return p;
 }
 
@@ -116,7 +128,8 @@ const std::vector<SysctlRule>& sysctl_rules() {
       {"net.inet.tcp.ecn.maxretries", 1, nullptr, "ECN (RFC 3168) SYN retries"},
       {"net.inet.tcp.rexmit_initial", 1000,
        [](TcpConfig& c, std::int64_t v) { return ms_knob(c.initial_rto, v); }, nullptr},
-      {"net.inet.tcp.rexmit_slop", 200, nullptr, "an additive RTO slop (FreeBSD adds it to every RTO)"},
+      {"net.inet.tcp.rexmit_slop", 200,
+       [](TcpConfig& c, std::int64_t v) { return ms_knob(c.rto_slop, v); }, nullptr},
       {"net.inet.tcp.rexmit_drop_options", 0, nullptr,
        "a switch to drop options from the third SYN retransmission"},
       // FreeBSD offers the smallest window scale that lets a window cover sb_max; synfin
@@ -141,11 +154,24 @@ const std::vector<SysctlRule>& sysctl_rules() {
          return std::nullopt;
        },
        nullptr},
-      {"net.inet.tcp.insecure_rst", 0, nullptr,
-       "a switch for RFC 793 RST processing instead of RFC 5961 section 3"},
-      {"net.inet.tcp.insecure_syn", 0, nullptr,
-       "a switch for RFC 793 SYN processing instead of RFC 5961 section 4"},
-      {"net.inet.tcp.drop_synfin", 0, nullptr, "a switch to drop segments with SYN and FIN set"},
+      {"net.inet.tcp.insecure_rst", 0,
+       [](TcpConfig& c, std::int64_t v) -> std::optional<std::string> {
+         c.rfc5961_rst = v == 0;
+         return std::nullopt;
+       },
+       nullptr},
+      {"net.inet.tcp.insecure_syn", 0,
+       [](TcpConfig& c, std::int64_t v) -> std::optional<std::string> {
+         c.rfc5961_syn = v == 0;
+         return std::nullopt;
+       },
+       nullptr},
+      {"net.inet.tcp.drop_synfin", 0,
+       [](TcpConfig& c, std::int64_t v) -> std::optional<std::string> {
+         c.drop_syn_fin = v != 0;
+         return std::nullopt;
+       },
+       nullptr},
       {"net.inet.tcp.icmp_may_rst", 1, nullptr,
        "a switch to make ICMP errors never reset a connection"},
       {"net.inet.tcp.keepcnt", 8,
@@ -216,7 +242,8 @@ bool sysctl_fields_equal(const TcpConfig& a, const TcpConfig& b) {
          a.require_timestamps == b.require_timestamps &&
          a.keepalive_probes == b.keepalive_probes && a.keepalive_idle == b.keepalive_idle &&
          a.keepalive_interval == b.keepalive_interval && a.syn_r2_timeout == b.syn_r2_timeout &&
-         a.delayed_ack == b.delayed_ack;
+         a.delayed_ack == b.delayed_ack && a.rto_slop == b.rto_slop && a.rfc5961_rst == b.rfc5961_rst &&
+         a.rfc5961_syn == b.rfc5961_syn && a.drop_syn_fin == b.drop_syn_fin;
 }
 
 std::optional<TcpState> freebsd_state(const std::string& n) {

@@ -143,6 +143,7 @@ void Stack::Impl::free_slot(std::uint32_t idx) {
   s.half_open = false;
   s.linger_zero = false;
   s.ack_queued = false;
+  s.unopened = false;
   s.soft_errors = true;
   s.tos = -1;
   s.parent = kNoSlot;
@@ -180,7 +181,7 @@ void Stack::Impl::after_call(std::uint32_t idx, Instant now) {
     s.half_open = false;
     if (s.parent != kNoSlot && slots_[s.parent].listener) --slots_[s.parent].listener->syn_queue;
   }
-  if (st == TcpState::closed || (st == TcpState::listen && s.parent != kNoSlot)) {
+  if ((st == TcpState::closed && !s.unopened) || (st == TcpState::listen && s.parent != kNoSlot)) {
     // Gone: a closed connection, or a half-open child that went back to LISTEN (MUST-11).
     if (s.in_demux) {
       demux_.erase(s.key);
@@ -541,10 +542,22 @@ void Stack::Impl::listen_input(std::uint32_t lidx, const wire::TcpSegment& seg,
   ++l.syn_queue;
   ++connections_;
   demux_.insert(t, idx);
+  if (l.child_options.no_options) s.conn->set_no_options(*l.child_options.no_options);
+  if (l.child_options.send_buffer || l.child_options.recv_buffer) {
+    (void)s.conn->set_buffer_sizes(l.child_options.send_buffer.value_or(cfg_.tcp.send_buffer),
+                                   l.child_options.recv_buffer.value_or(cfg_.tcp.recv_buffer));
+  }
   call(idx, now, [&](tcp::Connection& c) {
     (void)c.open_passive();
     c.on_segment(seg, now);
   });
+  if (slots_[idx].conn && slots_[idx].conn->state() != TcpState::closed) {
+    SocketOptions rest = l.child_options;
+    rest.no_options.reset();
+    rest.send_buffer.reset();
+    rest.recv_buffer.reset();
+    (void)apply_options(idx, rest, now);
+  }
 }
 
 void Stack::Impl::icmp_input(const wire::Ipv4Packet& ip, Instant now) {
@@ -580,7 +593,8 @@ void Stack::Impl::icmp_input(const wire::Ipv4Packet& ip, Instant now) {
   tcp::Connection& c = *slots_[idx].conn;
   const auto info = c.info();
   const wire::Seq una = c.snd_una();
-  if (!wire::in_range(e->seq, una, una + std::max<std::uint32_t>(info.unacked, 1))) {
+  // RFC 5927 section 4.1: SND.UNA <= SEG.SEQ < SND.NXT.
+  if (!wire::in_window(e->seq, una, info.unacked)) {
     count_drop(DropReason::icmp_no_connection);
     return;
   }
@@ -593,6 +607,15 @@ void Stack::Impl::icmp_input(const wire::Ipv4Packet& ip, Instant now) {
         case 2:  // protocol unreachable
         case 3:  // port unreachable: hard errors (SHLD-26)
           conn.hard_error(Error::refused, now);
+          break;
+        case 9:   // network administratively prohibited
+        case 10:  // host administratively prohibited
+        case 13:  // communication administratively prohibited
+          if (cfg_.icmp_prohibited_is_hard) {
+            conn.hard_error(Error::refused, now);
+          } else {
+            conn.soft_error(Error::unreachable);
+          }
           break;
         default:  // net, host, source route failed and the rest: soft (MUST-56)
           conn.soft_error(Error::unreachable);
@@ -609,10 +632,14 @@ void Stack::Impl::close_listener(std::uint32_t idx, Instant now) {
   const ListenerState& l = *s.listener;
   listeners_.erase(listener_key(l.addr, l.port));
   --listener_count_;
-  // Children nobody accepted are reset.
+  // Established children nobody accepted are reset; half-open ones are dropped silently,
+  // as Linux and FreeBSD do (the peer's retransmitted SYN or ACK then meets a closed port).
   for (std::uint32_t i = 0; i < slots_.size(); ++i) {
     Slot& c = slots_[i];
-    if (c.kind == Slot::Kind::connection && c.parent == idx && !c.app_owned && c.conn) {
+    if (c.kind != Slot::Kind::connection || c.parent != idx || c.app_owned || !c.conn) continue;
+    if (c.conn->state() == TcpState::syn_received) {
+      free_slot(i);
+    } else {
       call(i, now, [&](tcp::Connection& conn) { conn.abort(now); });
     }
   }
@@ -625,6 +652,15 @@ Stack::Stack(StackConfig config) : impl_(std::make_unique<Impl>(std::move(config
 Stack::~Stack() = default;
 
 const StackConfig& Stack::config() const { return impl_->cfg_; }
+
+void Stack::update_tcp_config(const TcpConfig& tcp) {
+  Impl& m = *impl_;
+  m.cfg_.tcp = tcp;
+  for (std::size_t i = 0; i < m.interfaces_.size(); ++i) {
+    m.iface_cfg_[i] = tcp;  // in place: connections hold a pointer to it
+    m.iface_cfg_[i].mtu = m.interfaces_[i].mtu;
+  }
+}
 
 void Stack::add_interface(const Interface& iface) {
   impl_->interfaces_.push_back(iface);
@@ -707,6 +743,30 @@ Result<Handle, Error> Stack::accept(Handle h) {
 
 Result<Handle, Error> Stack::connect(Ipv4Addr remote, std::uint16_t port, Instant now,
                                      const ConnectOptions& opts) {
+  auto h = open(remote, port, opts);
+  if (!h) return h;
+  const Error e = start(*h, now);
+  if (e != Error::none) return fail(e);
+  return h;
+}
+
+Error Stack::start(Handle h, Instant now) {
+  Impl& m = *impl_;
+  Slot* s = m.app_slot(h);
+  if (s == nullptr || !s->conn) return Error::not_connected;
+  if (!s->unopened) return Error::invalid_state;
+  s->unopened = false;
+  ++m.counters_.connections_opened;
+  Error err = Error::none;
+  m.call(h.index, now, [&](tcp::Connection& c) { err = c.open_active(now); });
+  if (err != Error::none) {
+    m.free_slot(h.index);
+    return err;
+  }
+  return Error::none;
+}
+
+Result<Handle, Error> Stack::open(Ipv4Addr remote, std::uint16_t port, const ConnectOptions& opts) {
   Impl& m = *impl_;
   if (port == 0) return fail(Error::invalid_argument);
   if (m.is_bad_remote(remote)) return fail(Error::invalid_argument);  // MUST-46
@@ -733,15 +793,9 @@ Result<Handle, Error> Stack::connect(Ipv4Addr remote, std::uint16_t port, Instan
   s.in_demux = true;
   s.key = t;
   s.conn = std::make_unique<tcp::Connection>(m, m.config_for(local), t);
+  s.unopened = true;
   ++m.connections_;
   m.demux_.insert(t, idx);
-  ++m.counters_.connections_opened;
-  Error err = Error::none;
-  m.call(idx, now, [&](tcp::Connection& c) { err = c.open_active(now); });
-  if (err != Error::none) {
-    m.free_slot(idx);
-    return fail(err);
-  }
   return m.handle_of(idx);
 }
 
@@ -792,7 +846,7 @@ Error Stack::close(Handle h, Instant now) {
   }
   s->app_owned = false;  // the handle is given back; the connection finishes on its own
   const bool linger_zero = s->linger_zero;
-  if (s->conn->state() == TcpState::closed) {
+  if (s->conn->state() == TcpState::closed || s->unopened) {
     m.free_slot(h.index);
     return Error::none;
   }
@@ -824,16 +878,47 @@ Error Stack::set_options(Handle h, const SocketOptions& o, Instant now) {
   Impl& m = *impl_;
   Slot* s = m.app_slot(h);
   if (s == nullptr) return Error::not_connected;
+  if (s->kind == Slot::Kind::listener) {
+    // Options on a listener apply to the connections it spawns.
+    SocketOptions& c = s->listener->child_options;
+    if (o.no_delay) c.no_delay = o.no_delay;
+    if (o.keepalive) c.keepalive = o.keepalive;
+    if (o.keepalive_idle) c.keepalive_idle = o.keepalive_idle;
+    if (o.keepalive_interval) c.keepalive_interval = o.keepalive_interval;
+    if (o.keepalive_probes) c.keepalive_probes = o.keepalive_probes;
+    if (o.user_timeout) c.user_timeout = o.user_timeout;
+    if (o.tos) c.tos = o.tos;
+    if (o.report_soft_errors) c.report_soft_errors = o.report_soft_errors;
+    if (o.no_options) c.no_options = o.no_options;
+    if (o.linger_zero) c.linger_zero = o.linger_zero;
+    if (o.send_buffer) c.send_buffer = o.send_buffer;
+    if (o.recv_buffer) c.recv_buffer = o.recv_buffer;
+    if (o.syn_timeout) c.syn_timeout = o.syn_timeout;
+    return Error::none;
+  }
+  return m.apply_options(h.index, o, now);
+}
+
+Error Stack::Impl::apply_options(std::uint32_t idx, const SocketOptions& o, Instant now) {
+  Slot* s = &slots_[idx];
   if (!s->conn) return Error::invalid_state;
   if (o.linger_zero) s->linger_zero = *o.linger_zero;
   if (o.tos) s->tos = *o.tos;
   if (o.report_soft_errors) s->soft_errors = *o.report_soft_errors;
   Error err = Error::none;
-  m.call(h.index, now, [&](tcp::Connection& c) {
+  call(idx, now, [&](tcp::Connection& c) {
     if (o.send_buffer || o.recv_buffer) {
-      err = c.set_buffer_sizes(o.send_buffer.value_or(m.cfg_.tcp.send_buffer),
-                               o.recv_buffer.value_or(m.cfg_.tcp.recv_buffer));
+      const auto info = c.info();
+      err = c.set_buffer_sizes(o.send_buffer.value_or(info.send_buffer), o.recv_buffer.value_or(info.recv_buffer));
     }
+    if (o.no_options) {
+      if (c.state() == TcpState::closed) {
+        c.set_no_options(*o.no_options);
+      } else if (err == Error::none) {
+        err = Error::invalid_state;  // the handshake is under way: too late
+      }
+    }
+    if (o.syn_timeout) c.set_syn_timeout(*o.syn_timeout);
     if (o.no_delay) c.set_no_delay(*o.no_delay, now);
     if (o.keepalive_idle || o.keepalive_interval || o.keepalive_probes) {
       c.set_keepalive_params(o.keepalive_idle.value_or(Duration::zero()),
@@ -889,6 +974,8 @@ Result<SocketInfo, Error> Stack::info(Handle h) const {
   i.dupacks_received = c.dupacks_received;
   i.in_recovery = c.in_recovery;
   i.last_error = c.last_error;
+  i.recv_buffer = c.recv_buffer;
+  i.send_buffer = c.send_buffer;
   return i;
 }
 

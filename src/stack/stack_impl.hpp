@@ -22,6 +22,7 @@ struct ListenerState {
   std::uint32_t backlog = 0;
   std::deque<std::uint32_t> accept_queue;  // established children waiting for accept()
   std::uint32_t syn_queue = 0;             // children in SYN-RECEIVED
+  SocketOptions child_options;             // applied to each connection it spawns
 };
 
 inline constexpr std::uint32_t kNoSlot = 0xffffffffu;
@@ -39,6 +40,7 @@ struct Slot {
   bool half_open = false;   // counted in the parent's syn_queue
   bool linger_zero = false;
   bool ack_queued = false;      // in the stack's deferred-ACK list
+  bool unopened = false;        // made by Stack::open(), waiting for start()
   bool soft_errors = true;      // report soft errors to the application (SHLD-20)
   std::int16_t tos = -1;        // per-connection TOS/DSCP (MUST-48); -1: the stack's
 };
@@ -90,6 +92,7 @@ struct Stack::Impl : tcp::ConnectionHost {
   const Slot* app_slot(Handle h) const;
   std::uint32_t find_listener(Ipv4Addr addr, std::uint16_t port) const;
   void close_listener(std::uint32_t idx, Instant now);
+  Error apply_options(std::uint32_t idx, const SocketOptions& o, Instant now);
   void push_event(std::uint32_t idx, SocketEventKind k, Error e = Error::none);
   bool is_local(Ipv4Addr a) const;
   bool is_bad_remote(Ipv4Addr a) const;

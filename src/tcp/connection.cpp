@@ -145,6 +145,16 @@ void Connection::tune_receive_buffer(std::uint32_t copied, Instant now) {
   rcv_space_start_ = now;
 }
 
+// Whole segments' worth of buffer, once the MSS is known: a configured choice, the BSDs'
+// tcp_mss(), which runs when an active open learns the MSS and when a passive one completes.
+void Connection::round_buffers_to_mss() {
+  if (!cfg_->round_buffers_to_mss) return;
+  const std::uint32_t m = payload_mss();
+  auto round_up = [m](std::uint32_t v) { return (v + m - 1) / m * m; };
+  rcv_buf_.grow(round_up(rcv_buf_.capacity()));
+  snd_buf_.grow(round_up(snd_buf_.capacity()));
+}
+
 // Send-buffer auto-tuning: when the application fills the buffer, it grows to twice the
 // congestion window (what one round trip can carry, plus as much queued behind it).
 void Connection::tune_send_buffer() {
@@ -318,7 +328,7 @@ ConnectionInfo Connection::info() const {
   i.rcv_mss = rcv_mss_;
   i.snd_wnd = snd_wnd_;
   i.rcv_wnd = rcv_wnd();
-  i.unacked = is_synchronized(state_) ? snd_max_.since(snd_una_) : 0;
+  i.unacked = (state_ == TcpState::closed || state_ == TcpState::listen) ? 0 : snd_max_.since(snd_una_);
   i.send_queued = snd_buf_.size();
   i.recv_queued = rcv_buf_.size();
   i.in_recovery = recovery_ != Recovery::none;
@@ -350,6 +360,7 @@ void Connection::notify(EventKind k, Error e) { host_->deliver(*this, Event{k, e
 void Connection::establish(Instant now) {
   set_state(TcpState::established, passive_open_ ? StateCause::rcv_ack : StateCause::rcv_syn_ack);
   cc_.init(cc_algo_, payload_mss(), cfg_->initial_window_segments);
+  if (passive_open_) round_buffers_to_mss();
   if (syn_retransmitted_) {
     cc_.set_loss_window();  // RFC 5681 section 3.1
     rtt_.raise_to(3s);      // RFC 6298 section 5.7

@@ -171,6 +171,10 @@ struct ConnectionOptions {
   std::uint8_t keepalive_probes = 0;
   // R2 for data (MUST-21); zero: the stack's r2_timeout; kNoTimeout: never give up.
   Duration user_timeout{};
+  // How long an opening connection keeps retransmitting its SYN; zero: syn_r2_timeout.
+  Duration syn_timeout{};
+  // No TCP options at all in the handshake, not even MSS (BSD's TCP_NOOPT).
+  bool no_options = false;
   static constexpr Duration kNoTimeout = Duration::max();
 };
 
@@ -203,6 +207,8 @@ class Connection {
   void set_keepalive(bool on, Instant now);
   void set_keepalive_params(Duration idle, Duration interval, std::uint8_t probes, Instant now);
   void set_user_timeout(Duration d) { opts_.user_timeout = d; }
+  void set_syn_timeout(Duration d) { opts_.syn_timeout = d; }
+  void set_no_options(bool on) { opts_.no_options = on; }
   const ConnectionOptions& options() const { return opts_; }
   Error set_buffer_sizes(std::uint32_t send_bytes, std::uint32_t recv_bytes);
   // Path MTU changed (ICMP fragmentation needed): lower the effective MSS, never abort.
@@ -259,6 +265,8 @@ class Connection {
   void process_text(Seq seq, std::span<const std::uint8_t> data, bool push, Instant now);
   void check_fin(Seq fin_seq, Instant now);
   void process_fin(Instant now);
+  void deliver_in_order(bool had_holes, Instant now);
+  void queue_syn_text(const wire::TcpSegment& syn);
 
   // ACK handling
   void ack_advanced(const wire::TcpSegment& seg, Seq old_una, Instant now);
@@ -295,6 +303,7 @@ class Connection {
   // auto-tuning
   void tune_receive_buffer(std::uint32_t copied, Instant now);
   void tune_send_buffer();
+  void round_buffers_to_mss();
   std::uint32_t payload_mss() const { return snd_mss_ - (ts_ok_ ? 12u : 0u); }
   std::uint8_t our_window_scale() const;
 
@@ -362,6 +371,7 @@ class Connection {
   bool has_urgent_ = false;       // rcv_up_ is meaningful
   bool has_snd_urgent_ = false;   // snd_up_ is meaningful
   bool defer_ack_ = false;        // inside on_segment: a pure ACK goes through ack_deferred()
+  bool plain_ack_ = false;        // the ACK being sent is a challenge ACK
 
   // send sequence space
   Seq iss_;
@@ -383,6 +393,7 @@ class Connection {
   Seq rcv_read_;  // the sequence number of the next byte the application will read
   Seq fin_seq_;
   std::uint32_t rcv_unacked_bytes_ = 0;  // in-order bytes received since the last ACK sent
+  std::uint8_t rcv_unacked_segments_ = 0;
 
   std::uint16_t snd_mss_ = 536;
   std::uint16_t rcv_mss_ = 536;

@@ -10,6 +10,10 @@ using namespace wire::tcp_flag;
 
 void Connection::on_segment(const wire::TcpSegment& seg, Instant now) {
   ++stats_.segments_in;
+  if (cfg_->drop_syn_fin && seg.syn() && seg.fin()) {
+    drop(seg, DropReason::tcp_unexpected);  // a configured choice (FreeBSD's drop_synfin)
+    return;
+  }
   switch (state_) {
     case TcpState::closed:
       closed_arrives(seg);
@@ -78,21 +82,23 @@ void Connection::listen_arrives(const wire::TcpSegment& seg, Instant now) {
   snd_wl1_ = seg.seq;
   snd_wl2_ = seg.ack;
   set_state(TcpState::syn_received, StateCause::rcv_syn);
-  // Data on the SYN is queued and delivered once the connection is established.
-  if (!seg.payload.empty() && cfg_->accept_syn_data) {
-    const std::uint32_t n = rcv_buf_.write(seg.payload);
-    rcv_nxt_ += n;
-    stats_.bytes_received += n;
-    if (seg.fin() && n == seg.payload.size()) {
-      fin_pending_ = true;
-      fin_seq_ = rcv_nxt_;
-    }
-  } else if (seg.fin() && seg.payload.empty()) {
-    fin_pending_ = true;
-    fin_seq_ = rcv_nxt_;
-  }
+  queue_syn_text(seg);
   rcv_adv_ = rcv_nxt_;
   send_syn(true, now);
+}
+
+// RFC 9293 section 3.10.7.2 and 3.10.7.3: text (and a FIN) on a SYN is queued "for
+// processing later": it is acknowledged only once the connection is established.
+void Connection::queue_syn_text(const wire::TcpSegment& syn) {
+  std::uint32_t n = 0;
+  if (!syn.payload.empty() && cfg_->accept_syn_data) {
+    n = rcv_buf_.write_ahead(0, syn.payload);
+    ooo_.add(0, n);
+  }
+  if (syn.fin() && n == syn.payload.size()) {
+    fin_pending_ = true;
+    fin_seq_ = rcv_nxt_ + n;
+  }
 }
 
 // --- 3.10.7.3 SYN-SENT ----------------------------------------------------------------------
@@ -127,6 +133,7 @@ void Connection::syn_sent_arrives(const wire::TcpSegment& seg, Instant now) {
   rcv_read_ = rcv_nxt_;
   rcv_adv_ = rcv_nxt_ + std::min<std::uint32_t>(rcv_buf_.free_space(), 0xffff);
   negotiate_options(seg, now);
+  round_buffers_to_mss();
   snd_wnd_ = seg.window;
   max_snd_wnd_ = std::max(max_snd_wnd_, snd_wnd_);
   snd_wl1_ = seg.seq;
@@ -150,11 +157,7 @@ void Connection::syn_sent_arrives(const wire::TcpSegment& seg, Instant now) {
   }
   // Simultaneous open (MUST-10): answer with <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
   set_state(TcpState::syn_received, StateCause::rcv_syn);
-  if (!seg.payload.empty() && cfg_->accept_syn_data) {
-    const std::uint32_t n = rcv_buf_.write(seg.payload);
-    rcv_nxt_ += n;
-    stats_.bytes_received += n;
-  }
+  queue_syn_text(seg);
   rcv_adv_ = rcv_nxt_;
   send_syn(true, now);
 }
@@ -232,7 +235,8 @@ void Connection::synchronized_arrives(const wire::TcpSegment& seg, Instant now) 
 // First: is the segment acceptable (table 5)? Trims it to the window.
 bool Connection::check_sequence(const wire::TcpSegment& seg, Seq& seq,
                                 std::span<const std::uint8_t>& data, bool& fin, Instant now) {
-  const std::uint32_t wnd = rcv_wnd();
+  std::uint32_t wnd = rcv_wnd();
+  if (cfg_->accept_free_space) wnd = std::max(wnd, rcv_buf_.free_space());
   const std::uint32_t len = seg.seg_len();
 
   // TIME-WAIT: a retransmission of the peer's FIN is acknowledged again and restarts the
@@ -325,7 +329,7 @@ bool Connection::check_rst(const wire::TcpSegment& seg, Instant now) {
     drop(seg, DropReason::tcp_unexpected);  // RFC 1337
     return false;
   }
-  if (seg.seq != rcv_nxt_) {
+  if (seg.seq != rcv_nxt_ && cfg_->rfc5961_rst) {
     drop(seg, DropReason::tcp_rst_not_exact);
     send_challenge_ack(now);
     return false;
@@ -364,6 +368,17 @@ bool Connection::check_syn(const wire::TcpSegment& seg, Instant now) {
     return_to_listen(StateCause::rcv_syn);
     return false;
   }
+  if (!cfg_->rfc5961_syn && state_ != TcpState::time_wait) {
+    // RFC 793: a SYN in the window is an error: reset, and the connection is gone.
+    drop(seg, DropReason::tcp_syn_in_window);
+    OutSegment rst;
+    fill_common(rst, snd_max_, RST | ACK, now);
+    ++stats_.segments_out;
+    host_->emit(*this, rst);
+    notify(EventKind::reset, Error::reset);
+    become_closed(StateCause::rcv_syn, Error::reset);
+    return false;
+  }
   // RFC 5961 section 4: whatever the sequence number, a challenge ACK, and drop.
   drop(seg, DropReason::tcp_syn_in_window);
   send_challenge_ack(now);
@@ -383,6 +398,8 @@ bool Connection::check_ack(const wire::TcpSegment& seg, Instant now) {
     snd_wl1_ = seg.seq;
     snd_wl2_ = seg.ack;
     establish(now);
+    // Text that came on the SYN is processed now (section 3.10.7.2).
+    if (ooo_.contiguous() > 0) deliver_in_order(false, now);
   }
 
   // An ACK for something not yet sent: acknowledge and drop.
@@ -535,15 +552,17 @@ void Connection::process_text(Seq seq, std::span<const std::uint8_t> data, bool 
   }
   const std::uint32_t offset = seq.since(rcv_nxt_);
   const bool had_holes = !ooo_.empty();
-  // Data we already hold out of order arrived again: a D-SACK (RFC 2883 section 4).
-  if (offset != 0) {
-    for (const auto& r : ooo_.ranges()) {
-      if (r.start <= offset && offset + data.size() <= r.end) {
-        note_duplicate(seq, seq + static_cast<std::uint32_t>(data.size()));
-        ack_now_ = true;
-        return;
-      }
-    }
+  // Data we already hold out of order arrived again, in whole or in part: report the
+  // (first) duplicated range as a D-SACK (RFC 2883 section 4).
+  const auto end = offset + static_cast<std::uint32_t>(data.size());
+  for (const auto& r : ooo_.ranges()) {
+    if (r.end <= offset || r.start >= end) continue;
+    const std::uint32_t a = std::max(r.start, offset), b = std::min(r.end, end);
+    // A part below RCV.NXT (found by check_sequence) came first and is reported first.
+    if (!dsack_pending_) note_duplicate(rcv_nxt_ + a, rcv_nxt_ + b);
+    ack_now_ = true;
+    if (a == offset && b == end) return;  // nothing new in it
+    break;
   }
   const std::uint32_t n = rcv_buf_.write_ahead(offset, data);
   if (n < data.size()) ack_now_ = true;  // cut by the buffer
@@ -565,6 +584,11 @@ void Connection::process_text(Seq seq, std::span<const std::uint8_t> data, bool 
     ack_now_ = true;
     return;
   }
+  deliver_in_order(had_holes, now);
+}
+
+// In-order data at RCV.NXT (with whatever out-of-order data it joins) becomes readable.
+void Connection::deliver_in_order(bool had_holes, Instant now) {
   const std::uint32_t ready = ooo_.contiguous();
   rcv_buf_.commit(ready);
   ooo_.advance(ready);
@@ -572,8 +596,11 @@ void Connection::process_text(Seq seq, std::span<const std::uint8_t> data, bool 
   if (sack_recent_count_ > 0) prune_sack_blocks();
   stats_.bytes_received += ready;
   rcv_unacked_bytes_ += ready;
+  if (rcv_unacked_segments_ < 255) ++rcv_unacked_segments_;
   // Filling a hole, or data after a hole remains: acknowledge at once (RFC 5681 section 4.2).
-  const bool immediate = had_holes || rcv_unacked_bytes_ >= 2u * rcv_mss_;
+  // Otherwise at least every second full-sized segment (SHLD-19), or every second segment.
+  const bool immediate = had_holes || rcv_unacked_bytes_ >= 2u * rcv_mss_ ||
+                         (cfg_->ack_every_second_segment && rcv_unacked_segments_ >= 2);
   schedule_ack(immediate, now);
   notify(EventKind::readable);
   if (fin_pending_ && fin_seq_ == rcv_nxt_) process_fin(now);
@@ -630,17 +657,17 @@ void Connection::negotiate_options(const wire::TcpSegment& syn, Instant now) {
   snd_mss_ = std::min(peer, local_mss());
   // RFC 7323 section 2.2: window scaling only when both sides sent the option; a shift
   // above 14 is taken as 14.
-  ws_ok_ = cfg_->window_scaling && syn.options.has_wscale;
+  ws_ok_ = cfg_->window_scaling && !opts_.no_options && syn.options.has_wscale;
   snd_wscale_ = ws_ok_ ? std::min<std::uint8_t>(syn.options.wscale, 14) : 0;
   rcv_wscale_ = ws_ok_ ? our_window_scale() : 0;
   // RFC 7323 section 3.2: timestamps when both sides sent them.
-  ts_ok_ = cfg_->timestamps && syn.options.has_timestamps;
+  ts_ok_ = cfg_->timestamps && !opts_.no_options && syn.options.has_timestamps;
   if (ts_ok_) {
     ts_recent_ = syn.options.ts_val;
     ts_recent_at_ = now;
   }
   // RFC 2018 section 2: SACK when both sides sent SACK-permitted.
-  sack_ok_ = cfg_->sack && syn.options.sack_permitted;
+  sack_ok_ = cfg_->sack && !opts_.no_options && syn.options.sack_permitted;
   cc_.set_smss(payload_mss());
 }
 

@@ -20,8 +20,14 @@ std::uint16_t Connection::window_to_advertise() {
   const std::uint32_t free = std::min(rcv_buf_.free_space(), kMaxUnscaledWindow << s);
   const std::uint32_t current = rcv_wnd();
   std::uint32_t wnd = current;
-  const std::uint32_t step = std::min<std::uint32_t>(rcv_buf_.capacity() / 2, rcv_mss_);
-  if (free > current && free - current >= step) wnd = free;
+  if (cfg_->receiver_sws == ReceiverSws::bsd) {
+    wnd = free;
+    if (wnd < rcv_buf_.capacity() / 4 && wnd < payload_mss()) wnd = 0;
+    wnd = std::max(wnd, current);
+  } else {
+    const std::uint32_t step = std::min<std::uint32_t>(rcv_buf_.capacity() / 2, rcv_mss_);
+    if (free > current && free - current >= step) wnd = free;
+  }
   // RFC 7323 section 2.3: the field carries wnd >> shift. Rounding down could pull the
   // right edge left (SHLD-14); then round up instead. The few bytes beyond the buffer that
   // this may offer are cut off on arrival and sent again.
@@ -45,6 +51,7 @@ void Connection::fill_common(OutSegment& s, Seq seq, std::uint8_t flags, Instant
     ack_delayed_ = false;
     delack_deadline_ = kNever;
     rcv_unacked_bytes_ = 0;
+    rcv_unacked_segments_ = 0;
   }
   s.header.window = (flags & RST) ? 0 : window_to_advertise();
   if (flags & RST) return;
@@ -59,6 +66,7 @@ void Connection::fill_common(OutSegment& s, Seq seq, std::uint8_t flags, Instant
 }
 
 void Connection::add_syn_options(wire::TcpOptions& o, bool syn_ack, Instant now) const {
+  if (opts_.no_options) return;
   // MUST-14, SHLD-5, MAY-3: our MSS, only ever on a SYN (MUST-65).
   if (cfg_->always_send_mss || rcv_mss_ != 536) {
     o.has_mss = true;
@@ -103,6 +111,14 @@ void Connection::send_syn(bool with_ack, Instant now) {
 
 void Connection::send_ack(Instant now) {
   OutSegment s;
+  // With only our FIN outstanding, the BSDs send it again with each ACK (a choice; not with
+  // challenge ACKs, which are plain).
+  if (cfg_->resend_fin_with_ack && !plain_ack_ && fin_sent() && !fin_acked() && snd_una_ == data_end()) {
+    fill_common(s, data_end(), ACK | FIN, now);
+    ++stats_.segments_out;
+    host_->emit(*this, s);
+    return;
+  }
   fill_common(s, snd_max_, ACK, now);
   if (s.options.sack_count > 0) dsack_pending_ = false;  // reported
   ++stats_.segments_out;
@@ -131,7 +147,9 @@ void Connection::send_challenge_ack(Instant now) {
   // CVE-2016-5696).
   if (!ack_rate_allows(now)) return;
   ++stats_.challenge_acks;
+  plain_ack_ = true;
   send_ack(now);
+  plain_ack_ = false;
 }
 
 void Connection::schedule_ack(bool immediate, Instant now) {

@@ -81,8 +81,8 @@ void Connection::on_retransmit_timeout(Instant now) {
                            state_ == TcpState::fin_wait_1)) {
     // The SYN or SYN-ACK is unacknowledged: the same backoff as data (MUST-22), with a
     // limit of its own: at least 3 minutes for a SYN (MUST-23).
-    const Duration limit = state_ == TcpState::syn_sent ? cfg_->syn_r2_timeout
-                                                         : cfg_->syn_received_timeout;
+    const Duration syn_limit = opts_.syn_timeout > Duration::zero() ? opts_.syn_timeout : cfg_->syn_r2_timeout;
+    const Duration limit = state_ == TcpState::syn_sent ? syn_limit : cfg_->syn_received_timeout;
     const Duration waited = now - opened_at_;
     if (waited >= limit) {
       if (passive_open_) {

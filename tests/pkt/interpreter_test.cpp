@@ -151,9 +151,9 @@ TEST(PktInterpreter, Skips) {
   EXPECT_EQ(run("0 `sysctl -w net.inet.tcp.sack.enable=1`\n").verdict, Verdict::skip);
   // FreeBSD's default is honoured, a value synfin has no knob for is not.
   EXPECT_EQ(run("0 `sysctl -w net.inet.tcp.sack.enable=1`\n", "freebsd").verdict, Verdict::pass);
-  const auto r = run("0 `sysctl -w net.inet.tcp.insecure_rst=1`\n", "freebsd");
+  const auto r = run("0 `sysctl -w net.inet.tcp.blackhole=1`\n", "freebsd");
   EXPECT_EQ(r.verdict, Verdict::skip);
-  EXPECT_NE(r.reason.find("insecure_rst"), std::string::npos);
+  EXPECT_NE(r.reason.find("blackhole"), std::string::npos);
   EXPECT_EQ(run("0 `ls /`\n", "freebsd").verdict, Verdict::skip);
 }
 
@@ -183,7 +183,10 @@ TEST(PktProfile, SysctlsAndShellCommands) {
   EXPECT_FALSE(c.tcp.window_scaling);
   EXPECT_FALSE(c.tcp.timestamps);
   EXPECT_FALSE(apply_sysctl(*p, c, "net.inet.tcp.insecure_rst", 0).has_value());  // the default
-  EXPECT_TRUE(apply_sysctl(*p, c, "net.inet.tcp.insecure_rst", 1).has_value());   // no knob
+  EXPECT_FALSE(apply_sysctl(*p, c, "net.inet.tcp.insecure_rst", 1).has_value());  // a knob
+  EXPECT_FALSE(c.tcp.rfc5961_rst);
+  EXPECT_FALSE(apply_sysctl(*p, c, "net.inet.tcp.blackhole", 0).has_value());     // the default
+  EXPECT_TRUE(apply_sysctl(*p, c, "net.inet.tcp.blackhole", 1).has_value());      // no knob
   EXPECT_TRUE(apply_sysctl(*p, c, "net.inet.tcp.no_such_thing", 0).has_value());
   auto k = classify_shell(*p, "sockstat -4 -P tcp -s | grep packetdril | grep -c TIME_WAIT | grep 1");
   ASSERT_TRUE(std::holds_alternative<SockstatCommand>(k));
