@@ -278,7 +278,11 @@ bool Connection::check_sequence(const wire::TcpSegment& seg, Seq& seq,
   }
   if (!acceptable && !zero_window_allowance) {
     // Unacceptable: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, rate limited as challenge ACKs are
-    // (RFC 5961 section 7), and drop.
+    // (RFC 5961 section 7), and drop. Data wholly below RCV.NXT is a duplicate: D-SACK it.
+    if (!seg.payload.empty() && seg.seq + len <= rcv_nxt_) {
+      const Seq first = seg.seq + (seg.syn() ? 1u : 0u);
+      note_duplicate(first, first + static_cast<std::uint32_t>(seg.payload.size()));
+    }
     drop(seg, DropReason::tcp_not_acceptable);
     if (ack_rate_allows(now)) send_ack(now);
     return false;
