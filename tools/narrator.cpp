@@ -72,8 +72,22 @@ void Narrator::on_trace(const TraceEvent& e) {
   std::string what = fmt::format("{} {:<3} seq {} ack {} win {} len {}", "==>",
                                  wire::flags_to_string(s.flags), rseq,
                                  (s.flags & flag::ACK) ? std::to_string(rack) : "-", s.window, s.payload_len);
-  const std::string opts = wire::options_to_string(s.options);
+  // SACK blocks name the peer's sequence numbers: show them relative to its ISN too.
+  wire::TcpOptions shown = s.options;
+  if (peer.have_isn) {
+    for (std::size_t i = 0; i < shown.sack_count; ++i) {
+      shown.sack[i].left = wire::Seq{shown.sack[i].left.raw() - peer.isn};
+      shown.sack[i].right = wire::Seq{shown.sack[i].right.raw() - peer.isn};
+    }
+  }
+  const std::string opts = wire::options_to_string(shown);
   if (!opts.empty()) what += " <" + opts + ">";
+  // The sender's congestion state, when it is sending data.
+  if (s.payload_len > 0 && e.cwnd > 0) {
+    what += e.ssthresh >= 0x7fffffffu ? fmt::format("  [cwnd {}]", e.cwnd)
+                                      : fmt::format("  [cwnd {} ssthresh {}{}]", e.cwnd, e.ssthresh,
+                                                    e.in_recovery ? ", in recovery" : "");
+  }
   std::string other;
   for (const auto& [name, _] : sides_)
     if (name != who) other = name;
@@ -160,6 +174,18 @@ std::string Narrator::explain(const TraceEvent& e, Flow& me, Flow& peer, const s
   }
   if (!text.empty()) return text;
   // A pure ACK: which one?
+  if (ack && s.payload_len == 0 && s.options.sack_count > 0 && peer.have_isn &&
+      s.options.sack[0].right.raw() - peer.isn <= rack) {
+    return fmt::format(fmt::runtime(tr("D-SACK: {0} received {1}'s bytes {2}-{3} twice (RFC 2883)",
+                                       "D-SACK：{0} 两次收到了 {1} 的第 {2}-{3} 字节（RFC 2883）")),
+                       who, other, s.options.sack[0].left.raw() - peer.isn, s.options.sack[0].right.raw() - peer.isn - 1);
+  }
+  if (ack && s.payload_len == 0 && s.options.sack_count > 0) {
+    return fmt::format(fmt::runtime(tr("duplicate ACK with SACK: {} is missing bytes from {}; the blocks say what "
+                                       "arrived beyond (RFC 2018)",
+                                       "带 SACK 的重复确认：{} 缺少从第 {} 字节起的数据；SACK 块说明后面收到了什么（RFC 2018）")),
+                       who, rack);
+  }
   if (ack && s.payload_len == 0) {
     if (static_cast<std::int32_t>(rseq + 1 - me.highest) == 0 && me.sent_any_ack && rack == me.last_ack) {
       me.last_was_probe = true;

@@ -56,6 +56,7 @@ struct TraceEvent {
   // connection snapshot at segment_out (congestion and flow state)
   std::uint32_t cwnd = 0;
   std::uint32_t ssthresh = 0;
+  bool in_recovery = false;  // a loss recovery (fast retransmit, NewReno or SACK) is under way
   // timer
   std::string_view timer;
   // drop

@@ -352,6 +352,7 @@ void Stack::Impl::trace_segment(TraceKind kind, std::uint32_t idx, Ipv4Addr src,
     const auto info = slots_[idx].conn->info();
     ev.cwnd = info.cwnd;
     ev.ssthresh = info.ssthresh;
+    ev.in_recovery = info.in_recovery;
   }
   trace_->on_trace(ev);
 }

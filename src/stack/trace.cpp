@@ -33,11 +33,17 @@ std::string TextTraceSink::format(const TraceEvent& e) {
     case TraceKind::segment_in:
     case TraceKind::segment_out: {
       std::string opts = wire::options_to_string(s.options);
-      return fmt::format("{} {:<5} {} > {} {} seq {} ack {} win {} len {}{}{}", head,
+      std::string cc;
+      if (e.kind == TraceKind::segment_out && e.conn.valid() && e.cwnd > 0) {
+        cc = e.ssthresh >= 0x7fffffff ? fmt::format(" [cwnd {}{}]", e.cwnd, e.in_recovery ? " recovery" : "")
+                                      : fmt::format(" [cwnd {} ssthresh {}{}]", e.cwnd, e.ssthresh,
+                                                    e.in_recovery ? " recovery" : "");
+      }
+      return fmt::format("{} {:<5} {} > {} {} seq {} ack {} win {} len {}{}{}{}", head,
                          e.kind == TraceKind::segment_in ? "in" : "out",
                          endpoint(s.src_addr, s.src_port), endpoint(s.dst_addr, s.dst_port),
                          wire::flags_to_string(s.flags), s.seq, s.ack, s.window, s.payload_len,
-                         opts.empty() ? "" : " <" + opts + ">", s.retransmission ? " [rtx]" : "");
+                         opts.empty() ? "" : " <" + opts + ">", s.retransmission ? " [rtx]" : "", cc);
     }
     case TraceKind::timer:
       return fmt::format("{} timer {}", head, e.timer);
@@ -71,7 +77,8 @@ std::string JsonTraceSink::format(const TraceEvent& e) {
           wire::flags_to_string(s.flags), s.seq, s.ack, s.window, s.urgent, s.payload_len,
           json_escape(wire::options_to_string(s.options)), s.retransmission ? "true" : "false");
       if (e.kind == TraceKind::segment_out && e.conn.valid()) {
-        o += fmt::format(R"(,"cwnd":{},"ssthresh":{})", e.cwnd, e.ssthresh);
+        o += fmt::format(R"(,"cwnd":{},"ssthresh":{},"recovery":{})", e.cwnd, e.ssthresh,
+                         e.in_recovery ? "true" : "false");
       }
       break;
     case TraceKind::timer:
