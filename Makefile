@@ -8,7 +8,8 @@ JOBS ?= $(shell nproc)
 
 # Debian packages the build and the tests need.
 DEB_PACKAGES := cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev libfmt-dev \
-  libcli11-dev nlohmann-json3-dev clang libclang-rt-14-dev tshark
+  libcli11-dev nlohmann-json3-dev clang libclang-rt-14-dev tshark \
+  socat nftables iproute2 iputils-ping curl python3 procps
 
 .PHONY: all deps configure build demo test sanitize fuzz fuzz-build fuzz-smoke bench clean
 

@@ -8,6 +8,7 @@
 
 #include "demo.hpp"
 #include "pkt.hpp"
+#include "net_commands.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"synfin: a userspace TCP/IP stack"};
@@ -34,6 +35,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   d->add_flag("--quiet", demo.quiet, "Print only the verdict");
 
+  synfin::tools::NetworkCommands net(app);  // serve, get, nc
+
   synfin::tools::PktOptions pkt;
   auto* p = synfin::tools::add_pkt_command(app, pkt);
 
@@ -43,5 +46,6 @@ int main(int argc, char** argv) {
     demo.color = isatty(STDOUT_FILENO) != 0;
     return synfin::tools::run_demo(demo);
   }
+  if (auto rc = net.run()) return *rc;
   return 2;
 }
