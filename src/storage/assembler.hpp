@@ -25,14 +25,23 @@ class Assembler {
   std::size_t range_count() const { return ranges_.size(); }
   const std::vector<Range>& ranges() const { return ranges_; }
 
-  // Records [start, end). Returns false when the range count would exceed the bound.
-  bool add(std::uint32_t start, std::uint32_t end) {
+  // Records [start, end). When the range count is at its bound, a new range below the
+  // highest one evicts the highest (the sender still holds that data until it is
+  // cumulatively acknowledged, RFC 2018 section 8); a new range above it is refused.
+  // `evicted` (if given) receives the start of an evicted range. Returns false if refused.
+  bool add(std::uint32_t start, std::uint32_t end, std::uint32_t* evicted = nullptr) {
     if (start >= end) return true;
     auto it = std::lower_bound(ranges_.begin(), ranges_.end(), start,
                                [](const Range& r, std::uint32_t s) { return r.end < s; });
     // it: first range whose end >= start, i.e. that touches or follows the new one.
     if (it == ranges_.end() || it->start > end) {
-      if (ranges_.size() >= kMaxRanges) return false;
+      if (ranges_.size() >= kMaxRanges) {
+        if (it == ranges_.end()) return false;
+        const auto pos = it - ranges_.begin();
+        if (evicted != nullptr) *evicted = ranges_.back().start;
+        ranges_.pop_back();
+        it = ranges_.begin() + pos;
+      }
       ranges_.insert(it, Range{start, end});
       return true;
     }

@@ -30,6 +30,8 @@ std::uint16_t Connection::local_mss() const {
 
 Error Connection::open_active(Instant now) {
   if (state_ != TcpState::closed && state_ != TcpState::listen) return Error::invalid_state;
+  // A connection object lives once: after CLOSED it is not reopened (its state is stale).
+  if (state_ == TcpState::closed && ever_opened_) return Error::invalid_state;
   if (tuple_.remote_port == 0 || tuple_.remote_addr == 0) return Error::invalid_argument;
   iss_ = host_->choose_isn(tuple_, now);
   snd_una_ = iss_;
@@ -45,7 +47,7 @@ Error Connection::open_active(Instant now) {
 }
 
 Error Connection::open_passive() {
-  if (state_ != TcpState::closed) return Error::invalid_state;
+  if (state_ != TcpState::closed || ever_opened_) return Error::invalid_state;
   listen_tuple_ = tuple_;
   set_state(TcpState::listen, StateCause::user_open_passive);
   return Error::none;
@@ -288,7 +290,8 @@ void Connection::path_mtu_changed(std::uint16_t mtu, Instant now) {
     cc_.set_smss(payload_mss());
     // Resend what is outstanding at the new size.
     if (snd_una_ != snd_max_) {
-      snd_nxt_ = snd_una_;
+      // Our SYN may still be unacknowledged: it is resent by its own timer, not here.
+      snd_nxt_ = snd_una_ == iss_ ? iss_ + 1 : snd_una_;
       rtt_timing_ = false;
       output(now);
     }
@@ -352,6 +355,7 @@ void Connection::set_state(TcpState s, StateCause why) {
   if (s == state_) return;
   const TcpState old = state_;
   state_ = s;
+  ever_opened_ = true;
   host_->state_changed(*this, old, s, why);
 }
 

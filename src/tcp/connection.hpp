@@ -372,6 +372,7 @@ class Connection {
   bool has_snd_urgent_ = false;   // snd_up_ is meaningful
   bool defer_ack_ = false;        // inside on_segment: a pure ACK goes through ack_deferred()
   bool plain_ack_ = false;        // the ACK being sent is a challenge ACK
+  bool ever_opened_ = false;      // it has left CLOSED once: it is not reopened
 
   // send sequence space
   Seq iss_;

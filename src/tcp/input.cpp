@@ -570,7 +570,17 @@ void Connection::process_text(Seq seq, std::span<const std::uint8_t> data, bool 
   }
   const std::uint32_t n = rcv_buf_.write_ahead(offset, data);
   if (n < data.size()) ack_now_ = true;  // cut by the buffer
-  if (!ooo_.add(offset, offset + n)) {
+  std::uint32_t evicted = 0xffffffffu;
+  const bool kept = ooo_.add(offset, offset + n, &evicted);
+  if (evicted != 0xffffffffu) {
+    // Forgotten out-of-order data must not be SACKed any more (it was never acknowledged).
+    const Seq gone = rcv_nxt_ + evicted;
+    std::uint8_t k = 0;
+    for (std::uint8_t i = 0; i < sack_recent_count_; ++i)
+      if (sack_recent_[i].right <= gone) sack_recent_[k++] = sack_recent_[i];
+    sack_recent_count_ = k;
+  }
+  if (!kept) {
     ++stats_.out_of_order_segments;
     ack_now_ = true;
     return;

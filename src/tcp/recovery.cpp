@@ -16,6 +16,7 @@ using wire::SackBlock;
 
 void Connection::on_duplicate_ack(const wire::TcpSegment&, bool, Instant now) {
   ++stats_.dupacks_received;
+  if (snd_una_ == iss_) return;  // our SYN is unacknowledged: its own timer resends it
   if (recovery_ == Recovery::newreno) {
     // RFC 6582 section 3.2 step 4: each further duplicate inflates cwnd by one segment.
     cc_.set_cwnd(cc_.cwnd() + payload_mss());

@@ -85,7 +85,9 @@ void Connection::on_retransmit_timeout(Instant now) {
     const Duration limit = state_ == TcpState::syn_sent ? syn_limit : cfg_->syn_received_timeout;
     const Duration waited = now - opened_at_;
     if (waited >= limit) {
-      if (passive_open_) {
+      // Back to LISTEN only while still half-open; a connection the user has closed
+      // (FIN-WAIT-1 before the handshake completed) is gone.
+      if (passive_open_ && state_ == TcpState::syn_received) {
         return_to_listen(StateCause::retransmit_limit);
       } else {
         become_closed(StateCause::retransmit_limit, Error::timed_out);
@@ -106,8 +108,9 @@ void Connection::on_retransmit_timeout(Instant now) {
     return;
   }
 
-  if (snd_wnd_ == 0) {
-    // What is outstanding lies beyond a closed window: this is probing, not loss.
+  if (snd_wnd_ == 0 && snd_una_ < data_end()) {
+    // What is outstanding lies beyond a closed window: this is probing, not loss. (A FIN
+    // alone needs no window: it is retransmitted like data, below.)
     on_persist_timeout(now);
     return;
   }
@@ -156,6 +159,8 @@ void Connection::on_persist_timeout(Instant now) {
     emit_data(snd_nxt_, 1, 0, false, now);
     snd_nxt_ += 1;
     if (snd_nxt_ > snd_max_) snd_max_ = snd_nxt_;
+  } else if (fin_sent() && !fin_acked()) {
+    emit_data(end, 0, FIN, true, now);  // only our FIN is outstanding: it needs no window
   } else {
     return;  // nothing waits any more
   }
@@ -170,7 +175,9 @@ void Connection::on_persist_timeout(Instant now) {
 }
 
 void Connection::restart_keepalive(Instant now) {
-  if (!opts_.keepalive) {
+  // Only a connection that is established (or half-closed) is probed.
+  if (!opts_.keepalive || !(state_ == TcpState::established || state_ == TcpState::close_wait ||
+                            state_ == TcpState::fin_wait_2 || state_ == TcpState::fin_wait_1)) {
     keepalive_deadline_ = kNever;
     return;
   }

@@ -298,19 +298,24 @@ TEST(Assembler, AdvanceShiftsAndDropsWhatIsPassed) {
   EXPECT_TRUE(a.empty());
 }
 
-TEST(Assembler, RangeBoundRefusesANewDisjointRange) {
+TEST(Assembler, RangeBoundRefusesHighRangesAndEvictsForLowOnes) {
   Assembler a;
   for (std::uint32_t i = 0; i < Assembler::kMaxRanges; ++i) ASSERT_TRUE(a.add(10 * i + 1, 10 * i + 5));
   EXPECT_EQ(a.range_count(), Assembler::kMaxRanges);
   const auto before = ranges_of(a);
   const std::uint32_t beyond = 10 * Assembler::kMaxRanges + 100;
-  EXPECT_FALSE(a.add(beyond, beyond + 1));  // would be range number kMaxRanges + 1
-  EXPECT_FALSE(a.add(7, 8));        // also in a gap in the middle
-  EXPECT_EQ(ranges_of(a), before);  // refused without a change
-  // Extending or bridging existing ranges needs no new one and is still accepted.
-  EXPECT_TRUE(a.add(5, 6));
-  EXPECT_TRUE(a.add(0, 11));  // bridges the first two ranges
-  EXPECT_EQ(a.range_count(), Assembler::kMaxRanges - 1);
+  std::uint32_t evicted = 0xffffffffu;
+  EXPECT_FALSE(a.add(beyond, beyond + 1, &evicted));  // above everything: refused
+  EXPECT_EQ(ranges_of(a), before);                    // without a change
+  EXPECT_EQ(evicted, 0xffffffffu);
+  // Lower data still gets in (the segment at RCV.NXT must never be refused): the highest
+  // range is forgotten to make room, and the caller is told where it began.
+  EXPECT_TRUE(a.add(7, 8, &evicted));  // in the gap between the first two ranges
+  EXPECT_EQ(evicted, 10 * (Assembler::kMaxRanges - 1) + 1);
+  EXPECT_EQ(a.range_count(), Assembler::kMaxRanges);
+  // Extending or bridging existing ranges needs no new one.
+  EXPECT_TRUE(a.add(0, 1));
+  EXPECT_TRUE(a.add(5, 11));  // bridges the first three ranges
   EXPECT_EQ(a.contiguous(), 15u);
   EXPECT_TRUE(a.add(beyond, beyond + 1));  // room again
 }
