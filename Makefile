@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 
 # Debian packages the build and the tests need.
 DEB_PACKAGES := cmake ninja-build g++ pkg-config libgtest-dev libgmock-dev libfmt-dev \
-  libcli11-dev nlohmann-json3-dev clang libclang-rt-14-dev tshark \
+  libcli11-dev nlohmann-json3-dev libbenchmark-dev clang libclang-rt-14-dev tshark \
   socat nftables iproute2 iputils-ping curl python3 procps
 
 .PHONY: all deps configure build demo test sanitize fuzz fuzz-build fuzz-smoke bench clean
@@ -65,8 +65,10 @@ fuzz: fuzz-build
 	  "$$t" -runs=1000000 -max_len=2048 -print_final_stats=1 -artifact_prefix=build-fuzz/ 2>&1 | tail -12; \
 	done
 
+# synfin against the kernel, side by side, then the microbenchmarks of the hot paths.
 bench: build
 	./$(BUILD_DIR)/synfin bench all
+	./$(BUILD_DIR)/bench/synfin-microbench
 
 clean:
 	rm -rf build build-sanitize build-fuzz

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "demo.hpp"
+#include "bench.hpp"
 #include "pkt.hpp"
 #include "net_commands.hpp"
 
@@ -40,8 +41,12 @@ int main(int argc, char** argv) {
   synfin::tools::PktOptions pkt;
   auto* p = synfin::tools::add_pkt_command(app, pkt);
 
+  synfin::tools::BenchOptions bench;
+  auto* b = synfin::tools::add_bench_command(app, bench);
+
   CLI11_PARSE(app, argc, argv);
   if (p->parsed()) return synfin::tools::run_pkt(pkt);
+  if (b->parsed()) return synfin::tools::run_bench(bench);
   if (d->parsed()) {
     demo.color = isatty(STDOUT_FILENO) != 0;
     return synfin::tools::run_demo(demo);

@@ -378,12 +378,16 @@ void Stack::Impl::emit_tcp(Ipv4Addr src, Ipv4Addr dst, const tcp::OutSegment& se
   auto& p = new_packet(total);
   std::span<std::uint8_t> tcp(p.data() + wire::kIpv4MinHeader, tcp_len);
   const std::size_t hl = wire::write_tcp_header(tcp, seg.header, seg.options, cfg_.tcp.option_layout);
+  // MUST-2: the checksum, summed while the payload is copied in (one pass over the bytes).
+  wire::ChecksumAccumulator sum;
+  wire::add_pseudo_header_v4(sum, src.value, dst.value, wire::ip_proto::tcp, static_cast<std::uint16_t>(tcp_len));
+  sum.add(tcp.first(hl));  // the checksum field is still zero
   std::size_t off = hl;
   for (auto piece : seg.payload) {
-    if (!piece.empty()) std::memcpy(tcp.data() + off, piece.data(), piece.size());
+    sum.add_copy(tcp.data() + off, piece);
     off += piece.size();
   }
-  wire::finish_tcp_checksum_v4(tcp, src.value, dst.value);  // MUST-2
+  wire::store_be16(&tcp[16], sum.checksum());
   wire::Ipv4Header ip;
   ip.tos = tos >= 0 ? static_cast<std::uint8_t>(tos) : cfg_.tos;  // handed to IP unchanged (SHLD-22)
   ip.ttl = cfg_.ttl;

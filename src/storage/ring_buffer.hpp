@@ -2,8 +2,15 @@
 // released when it empties, so that an idle connection holds no buffer (DESIGN principle 6).
 // Bytes past the readable region can be written ahead (out-of-order data) and made readable
 // later with commit().
+//
+// The capacity bounds what the buffer holds; the memory behind it is a power of two, and
+// positions wrap at the memory's size, so wrapping is a mask. The memory starts small (a
+// 100-byte request needs no 64 KiB) and doubles when bytes need more room, up to the power of
+// two that holds the capacity; once released, the next allocation has the size the last one
+// reached. Raising the capacity (auto-tuning does it in small steps) moves no byte.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -15,7 +22,7 @@ namespace synfin::storage {
 class RingBuffer {
  public:
   RingBuffer() = default;
-  explicit RingBuffer(std::uint32_t capacity) : capacity_(capacity) {}
+  explicit RingBuffer(std::uint32_t capacity) : capacity_(capacity), memory_(first_memory(capacity)) {}
 
   std::uint32_t capacity() const { return capacity_; }
   std::uint32_t size() const { return size_; }
@@ -28,6 +35,7 @@ class RingBuffer {
     if (size_ != 0) return false;
     release();
     capacity_ = capacity;
+    memory_ = first_memory(capacity);
     return true;
   }
 
@@ -78,23 +86,14 @@ class RingBuffer {
       std::uint32_t offset, std::uint32_t n) const {
     if (n == 0 || data_ == nullptr) return {};
     const std::uint32_t start = wrap(head_ + offset);
-    const std::uint32_t first = std::min(n, capacity_ - start);
+    const std::uint32_t first = std::min(n, memory_ - start);
     return {std::span<const std::uint8_t>(data_.get() + start, first),
             std::span<const std::uint8_t>(data_.get(), n - first)};
   }
 
   // Raises the capacity, keeping every byte: readable and written ahead alike.
   void grow(std::uint32_t capacity) {
-    if (capacity <= capacity_) return;
-    if (data_) {
-      auto bigger = std::make_unique_for_overwrite<std::uint8_t[]>(capacity);
-      const std::uint32_t first = capacity_ - head_;
-      std::memcpy(bigger.get(), data_.get() + head_, first);
-      std::memcpy(bigger.get() + first, data_.get(), head_);
-      data_ = std::move(bigger);
-      head_ = 0;
-    }
-    capacity_ = capacity;
+    if (capacity > capacity_) capacity_ = capacity;
   }
 
   // Frees the memory if nothing is stored (nor written ahead: the caller knows).
@@ -106,20 +105,45 @@ class RingBuffer {
   }
 
  private:
-  std::uint32_t wrap(std::uint32_t i) const { return i >= capacity_ ? i - capacity_ : i; }
+  static constexpr std::uint32_t kFirstMemory = 4096;
+
+  // The memory that holds a capacity: the next power of two (capacities above 2^31 are not
+  // used by TCP, whose windows stop at 2^30).
+  static std::uint32_t memory_for(std::uint32_t capacity) {
+    return capacity <= 1 ? capacity : std::bit_ceil(std::min(capacity, 1u << 31));
+  }
+  static std::uint32_t first_memory(std::uint32_t capacity) { return std::min(memory_for(capacity), kFirstMemory); }
+  std::uint32_t wrap(std::uint32_t i) const { return i & (memory_ - 1); }
+
+  // Makes the memory hold positions [head, head + extent), keeping every byte in it.
+  void make_room(std::uint32_t extent) {
+    if (extent <= memory_) return;
+    const std::uint32_t memory = std::max(std::bit_ceil(extent), memory_ * 2);
+    if (data_) {
+      auto bigger = std::make_unique_for_overwrite<std::uint8_t[]>(memory);
+      const std::uint32_t first = memory_ - head_;
+      std::memcpy(bigger.get(), data_.get() + head_, first);
+      std::memcpy(bigger.get() + first, data_.get(), head_);
+      data_ = std::move(bigger);
+      head_ = 0;
+    }
+    memory_ = memory;
+  }
 
   void copy_in(std::uint32_t offset, std::span<const std::uint8_t> bytes) {
     if (bytes.empty()) return;
-    if (!data_) data_ = std::make_unique_for_overwrite<std::uint8_t[]>(capacity_);
-    const std::uint32_t start = wrap(head_ + offset);
     const auto n = static_cast<std::uint32_t>(bytes.size());
-    const std::uint32_t first = std::min(n, capacity_ - start);
+    make_room(offset + n);  // within the capacity, so within memory_for(capacity_)
+    if (!data_) data_ = std::make_unique_for_overwrite<std::uint8_t[]>(memory_);
+    const std::uint32_t start = wrap(head_ + offset);
+    const std::uint32_t first = std::min(n, memory_ - start);
     std::memcpy(data_.get() + start, bytes.data(), first);
     if (first < n) std::memcpy(data_.get(), bytes.data() + first, n - first);
   }
 
   std::unique_ptr<std::uint8_t[]> data_;
   std::uint32_t capacity_ = 0;
+  std::uint32_t memory_ = 0;  // bytes behind data_ (or the next allocation): a power of two
   std::uint32_t head_ = 0;
   std::uint32_t size_ = 0;
 };

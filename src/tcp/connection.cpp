@@ -48,7 +48,7 @@ Error Connection::open_active(Instant now) {
 
 Error Connection::open_passive() {
   if (state_ != TcpState::closed || ever_opened_) return Error::invalid_state;
-  listen_tuple_ = tuple_;
+  listen_remote_port_ = tuple_.remote_port;
   set_state(TcpState::listen, StateCause::user_open_passive);
   return Error::none;
 }
@@ -94,7 +94,7 @@ Result<std::uint32_t, Error> Connection::send_urgent(std::span<const std::uint8_
   if (data.size() > snd_buf_.free_space()) return fail(Error::would_block);
   snd_buf_.write(data);
   // MUST-62: the urgent pointer marks the octet following the urgent data.
-  snd_up_ = snd_data_base_ + before + static_cast<std::uint32_t>(data.size());
+  extras().snd_up = snd_data_base_ + before + static_cast<std::uint32_t>(data.size());
   has_snd_urgent_ = true;
   output(now);
   return static_cast<std::uint32_t>(data.size());
@@ -112,7 +112,7 @@ Result<std::uint32_t, Error> Connection::receive(std::span<std::uint8_t> out, In
   rcv_read_ += n;
   if (n > 0) {
     tune_receive_buffer(n, now);
-    if (rcv_buf_.empty() && ooo_.empty()) rcv_buf_.release();
+    if (rcv_buf_.empty() && !has_out_of_order()) rcv_buf_.release();
     maybe_window_update(now);
     return n;
   }
@@ -123,8 +123,8 @@ Result<std::uint32_t, Error> Connection::receive(std::span<std::uint8_t> out, In
 }
 
 std::uint32_t Connection::urgent_pending() const {
-  if (!has_urgent_ || !(rcv_up_ > rcv_read_)) return 0;
-  return rcv_up_.since(rcv_read_);
+  if (!has_urgent_ || !(extras_->rcv_up > rcv_read_)) return 0;
+  return extras_->rcv_up.since(rcv_read_);
 }
 
 // Receive-buffer auto-tuning: once per round trip, compare what the application read in
@@ -320,7 +320,26 @@ std::uint32_t Connection::rcv_wnd() const {
 }
 
 ConnectionInfo Connection::info() const {
-  ConnectionInfo i = stats_;
+  ConnectionInfo i;
+  i.bytes_sent = stats_.bytes_sent;
+  i.bytes_acked = stats_.bytes_acked;
+  i.bytes_received = stats_.bytes_received;
+  i.segments_in = stats_.segments_in;
+  i.segments_out = stats_.segments_out;
+  i.retransmissions = stats_.retransmissions;
+  if (extras_) {
+    const Extras& x = *extras_;
+    i.timeouts = x.timeouts;
+    i.fast_retransmits = x.fast_retransmits;
+    i.dupacks_received = x.dupacks_received;
+    i.challenge_acks = x.challenge_acks;
+    i.out_of_order_segments = x.out_of_order_segments;
+    i.zero_window_probes = x.zero_window_probes;
+    i.keepalive_probes = x.keepalive_probes;
+    i.sack_recoveries = x.sack_recoveries;
+    i.dsacks_received = x.dsacks_received;
+    i.paws_drops = x.paws_drops;
+  }
   i.state = state_;
   i.srtt = rtt_.srtt();
   i.rttvar = rtt_.rttvar();
@@ -385,7 +404,7 @@ void Connection::enter_time_wait(Instant now) {
   // What is left to deliver stays readable; nothing more will be sent.
   snd_buf_.consume(snd_buf_.size());
   snd_buf_.release();
-  ooo_.clear();
+  if (extras_) extras_->ooo.clear();
 }
 
 void Connection::become_closed(StateCause why, Error err) {
@@ -398,7 +417,7 @@ void Connection::become_closed(StateCause why, Error err) {
     rcv_buf_.consume(rcv_buf_.size());
     rcv_buf_.release();
   }
-  ooo_.clear();
+  if (extras_) extras_->ooo.clear();
   set_state(TcpState::closed, why);
   notify(EventKind::closed, err);
 }
@@ -412,8 +431,8 @@ void Connection::return_to_listen(StateCause why) {
   snd_buf_.release();
   rcv_buf_.consume(rcv_buf_.size());
   rcv_buf_.release();
-  ooo_.clear();
-  tuple_ = listen_tuple_;
+  if (extras_) extras_->ooo.clear();
+  tuple_.remote_port = listen_remote_port_;
   passive_open_ = false;
   fin_queued_ = fin_received_ = fin_pending_ = false;
   close_when_established_ = false;
@@ -430,7 +449,7 @@ void Connection::return_to_listen(StateCause why) {
   recovery_ = Recovery::none;
   have_recover_ = false;
   dupacks_ = 0;
-  scoreboard_.clear();
+  if (extras_) extras_->scoreboard.clear();
   sacked_bytes_ = 0;
   sack_recent_count_ = 0;
   dsack_pending_ = false;
@@ -439,7 +458,7 @@ void Connection::return_to_listen(StateCause why) {
 
 void Connection::release_buffers() {
   if (snd_buf_.empty()) snd_buf_.release();
-  if (rcv_buf_.empty() && ooo_.empty()) rcv_buf_.release();
+  if (rcv_buf_.empty() && !has_out_of_order()) rcv_buf_.release();
 }
 
 void Connection::drop(const wire::TcpSegment& seg, DropReason r) { host_->dropped(*this, seg, r); }

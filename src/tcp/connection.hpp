@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -164,15 +165,15 @@ struct ConnectionInfo {
 
 // Options a user may set per connection.
 struct ConnectionOptions {
-  bool no_delay = false;
-  bool keepalive = false;
   Duration keepalive_idle{};
   Duration keepalive_interval{};
-  std::uint8_t keepalive_probes = 0;
   // R2 for data (MUST-21); zero: the stack's r2_timeout; kNoTimeout: never give up.
   Duration user_timeout{};
   // How long an opening connection keeps retransmitting its SYN; zero: syn_r2_timeout.
   Duration syn_timeout{};
+  bool no_delay = false;
+  bool keepalive = false;
+  std::uint8_t keepalive_probes = 0;
   // No TCP options at all in the handshake, not even MSS (BSD's TCP_NOOPT).
   bool no_options = false;
   static constexpr Duration kNoTimeout = Duration::max();
@@ -265,7 +266,7 @@ class Connection {
   void process_text(Seq seq, std::span<const std::uint8_t> data, bool push, Instant now);
   void check_fin(Seq fin_seq, Instant now);
   void process_fin(Instant now);
-  void deliver_in_order(bool had_holes, Instant now);
+  void deliver_in_order(std::uint32_t ready, bool had_holes, Instant now);
   void queue_syn_text(const wire::TcpSegment& syn);
 
   // ACK handling
@@ -350,11 +351,58 @@ class Connection {
   void release_buffers();
   void drop(const wire::TcpSegment& seg, DropReason r);
 
+  // What most connections never need, allocated the first time one does (DESIGN principle
+  // 6): out-of-order data and SACK state, urgent pointers, the challenge-ACK limiter and the
+  // counters of rare events. A bulk transfer without loss never allocates it.
+  struct Extras {
+    storage::Assembler ooo;                         // ranges held beyond RCV.NXT
+    std::array<wire::SackBlock, 4> sack_recent{};   // the receiver's recent SACK blocks
+    wire::SackBlock dsack{};                        // the D-SACK block to report
+    std::vector<wire::SackBlock> scoreboard;        // SACKed ranges above SND.UNA, sorted
+    Seq snd_up;                                     // while has_snd_urgent_
+    Seq rcv_up;                                     // while has_urgent_
+    Instant challenge_window{};                     // RFC 5961 section 7 rate limit
+    std::uint16_t challenge_count = 0;
+    std::uint32_t timeouts = 0;
+    std::uint32_t fast_retransmits = 0;
+    std::uint32_t dupacks_received = 0;
+    std::uint32_t challenge_acks = 0;
+    std::uint32_t out_of_order_segments = 0;
+    std::uint32_t zero_window_probes = 0;
+    std::uint32_t keepalive_probes = 0;
+    std::uint32_t sack_recoveries = 0;
+    std::uint32_t dsacks_received = 0;
+    std::uint32_t paws_drops = 0;
+  };
+  Extras& extras() {
+    if (!extras_) extras_ = std::make_unique<Extras>();
+    return *extras_;
+  }
+  // Reading never allocates: without Extras the scoreboard is empty.
+  const std::vector<wire::SackBlock>& scoreboard() const;
+  bool has_out_of_order() const { return extras_ && !extras_->ooo.empty(); }
+
+  // The counters every connection keeps (the rest are in Extras).
+  struct Stats {
+    std::uint64_t bytes_sent = 0;  // payload bytes, retransmissions included
+    std::uint64_t bytes_acked = 0;
+    std::uint64_t bytes_received = 0;
+    std::uint64_t segments_in = 0;
+    std::uint64_t segments_out = 0;
+    std::uint32_t retransmissions = 0;
+    Error last_error = Error::none;
+  };
+
+  // The members are ordered to leave no padding: the control block of an idle connection is
+  // most of what it costs.
   ConnectionHost* host_;
   const TcpConfig* cfg_;
-  FourTuple tuple_;
-  FourTuple listen_tuple_;  // the tuple as the passive OPEN gave it (MUST-11: back to LISTEN)
+  std::unique_ptr<Extras> extras_;
   ConnectionOptions opts_;
+  FourTuple tuple_;
+  // The remote port as the passive OPEN gave it (MUST-11: back to LISTEN); listen_arrives
+  // fills in the rest of tuple_'s remote side only through the port.
+  std::uint16_t listen_remote_port_ = 0;
 
   TcpState state_ = TcpState::closed;
   bool passive_open_ = false;   // SYN-RECEIVED was reached from LISTEN (MUST-11)
@@ -368,11 +416,37 @@ class Connection {
   bool rtt_timing_ = false;
   bool writable_wanted_ = false;  // a send found the buffer full
   bool close_when_established_ = false;
-  bool has_urgent_ = false;       // rcv_up_ is meaningful
-  bool has_snd_urgent_ = false;   // snd_up_ is meaningful
+  bool has_urgent_ = false;       // extras_->rcv_up is meaningful
+  bool has_snd_urgent_ = false;   // extras_->snd_up is meaningful
   bool defer_ack_ = false;        // inside on_segment: a pure ACK goes through ack_deferred()
   bool plain_ack_ = false;        // the ACK being sent is a challenge ACK
   bool ever_opened_ = false;      // it has left CLOSED once: it is not reopened
+
+  // negotiated options
+  bool ws_ok_ = false;
+  bool ts_ok_ = false;
+  bool sack_ok_ = false;
+  std::uint8_t snd_wscale_ = 0;  // applied to windows the peer sends
+  std::uint8_t rcv_wscale_ = 0;  // applied to windows we send
+  CongestionAlgorithm cc_algo_ = CongestionAlgorithm::cubic;
+
+  // loss recovery
+  enum class Recovery : std::uint8_t { none, newreno, sack };
+  Recovery recovery_ = Recovery::none;
+  bool have_recover_ = false;
+  bool rescue_sent_ = false;
+  std::uint8_t dupacks_ = 0;
+  // the receiver's recent SACK blocks (in Extras), most recent first (RFC 2018 section 4)
+  std::uint8_t sack_recent_count_ = 0;
+  bool dsack_pending_ = false;
+
+  std::uint8_t rcv_unacked_segments_ = 0;
+  std::uint8_t retransmits_ = 0;     // consecutive timeouts of the same data
+  std::uint8_t persist_backoff_ = 0;
+  std::uint8_t keepalive_sent_ = 0;
+  Error error_ = Error::none;
+  std::uint16_t snd_mss_ = 536;
+  std::uint16_t rcv_mss_ = 536;
 
   // send sequence space
   Seq iss_;
@@ -381,7 +455,6 @@ class Connection {
   Seq snd_max_;
   Seq snd_wl1_;
   Seq snd_wl2_;
-  Seq snd_up_;
   Seq snd_data_base_;  // the sequence number of snd_buf_'s first byte
   std::uint32_t snd_wnd_ = 0;
   std::uint32_t max_snd_wnd_ = 0;
@@ -390,51 +463,25 @@ class Connection {
   Seq irs_;
   Seq rcv_nxt_;
   Seq rcv_adv_;  // the right edge we last advertised: RCV.NXT + RCV.WND
-  Seq rcv_up_;
   Seq rcv_read_;  // the sequence number of the next byte the application will read
   Seq fin_seq_;
   std::uint32_t rcv_unacked_bytes_ = 0;  // in-order bytes received since the last ACK sent
-  std::uint8_t rcv_unacked_segments_ = 0;
 
-  std::uint16_t snd_mss_ = 536;
-  std::uint16_t rcv_mss_ = 536;
-
-  RttEstimator rtt_;
   Seq rtt_seq_;
-  Instant rtt_time_{};
-  Congestion cc_;
-  CongestionAlgorithm cc_algo_ = CongestionAlgorithm::cubic;
-
-  // negotiated options
-  bool ws_ok_ = false;
-  bool ts_ok_ = false;
-  bool sack_ok_ = false;
-  std::uint8_t snd_wscale_ = 0;  // applied to windows the peer sends
-  std::uint8_t rcv_wscale_ = 0;  // applied to windows we send
-  std::uint32_t ts_offset_ = 0;
-  std::uint32_t ts_recent_ = 0;  // RFC 7323 TS.Recent
-  Instant ts_recent_at_{};
-  Seq last_ack_sent_;            // RFC 7323 Last.ACK.sent
-
-  // loss recovery
-  enum class Recovery : std::uint8_t { none, newreno, sack };
-  Recovery recovery_ = Recovery::none;
-  bool have_recover_ = false;
-  bool rescue_sent_ = false;
-  std::uint8_t dupacks_ = 0;
   Seq recover_;      // RFC 6582 "recover", RFC 6675 RecoveryPoint
   Seq high_rxt_;     // RFC 6675 HighRxt: the highest octet retransmitted in this recovery
-  std::vector<wire::SackBlock> scoreboard_;  // SACKed ranges above SND.UNA, sorted
-  std::uint32_t sacked_bytes_ = 0;
+  std::uint32_t sacked_bytes_ = 0;  // bytes in the scoreboard
 
-  // the receiver's recent SACK blocks, most recent first (RFC 2018 section 4)
-  std::array<wire::SackBlock, 4> sack_recent_{};
-  std::uint8_t sack_recent_count_ = 0;
-  bool dsack_pending_ = false;
-  wire::SackBlock dsack_{};
-
+  std::uint32_t ts_offset_ = 0;
+  std::uint32_t ts_recent_ = 0;  // RFC 7323 TS.Recent
+  Seq last_ack_sent_;            // RFC 7323 Last.ACK.sent
   // auto-tuning: bytes the application read in the current measurement period
   std::uint32_t rcv_space_copied_ = 0;
+
+  RttEstimator rtt_;
+  Instant rtt_time_{};
+  Congestion cc_;
+  Instant ts_recent_at_{};
   Instant rcv_space_start_{};
 
   // timers: absolute deadlines, kNever when stopped
@@ -452,18 +499,11 @@ class Connection {
   Instant r2_start_ = kNever;
   Instant last_heard_at_{};      // last segment received (keep-alive, persist R2)
   Instant last_sent_at_{};       // last data sent (idle restart)
-  Instant challenge_window_{};
-  std::uint16_t challenge_count_ = 0;
-  std::uint8_t retransmits_ = 0;     // consecutive timeouts of the same data
-  std::uint8_t persist_backoff_ = 0;
-  std::uint8_t keepalive_sent_ = 0;
-  Error error_ = Error::none;
 
   storage::RingBuffer snd_buf_;
   storage::RingBuffer rcv_buf_;
-  storage::Assembler ooo_;
 
-  ConnectionInfo stats_;
+  Stats stats_;
 };
 
 }  // namespace synfin::tcp

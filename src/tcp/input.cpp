@@ -93,7 +93,7 @@ void Connection::queue_syn_text(const wire::TcpSegment& syn) {
   std::uint32_t n = 0;
   if (!syn.payload.empty() && cfg_->accept_syn_data) {
     n = rcv_buf_.write_ahead(0, syn.payload);
-    ooo_.add(0, n);
+    extras().ooo.add(0, n);
   }
   if (syn.fin() && n == syn.payload.size()) {
     fin_pending_ = true;
@@ -196,7 +196,7 @@ void Connection::synchronized_arrives(const wire::TcpSegment& seg, Instant now) 
         return;
       }
     } else if (paws_rejects(seg, now)) {
-      ++stats_.paws_drops;
+      ++extras().paws_drops;
       drop(seg, DropReason::tcp_paws);
       if (ack_rate_allows(now)) send_ack(now);
       return;
@@ -403,7 +403,7 @@ bool Connection::check_ack(const wire::TcpSegment& seg, Instant now) {
     snd_wl2_ = seg.ack;
     establish(now);
     // Text that came on the SYN is processed now (section 3.10.7.2).
-    if (ooo_.contiguous() > 0) deliver_in_order(false, now);
+    if (extras_ && extras_->ooo.contiguous() > 0) deliver_in_order(extras_->ooo.contiguous(), false, now);
   }
 
   // An ACK for something not yet sent: acknowledge and drop.
@@ -534,10 +534,10 @@ void Connection::check_urg(const wire::TcpSegment& seg) {
     return;  // after the peer's FIN there is no urgent data to come
   }
   const Seq up = seg.seq + seg.urgent;
-  if (!has_urgent_ || up > rcv_up_) {
-    rcv_up_ = up;
+  if (!has_urgent_ || up > extras_->rcv_up) {
+    extras().rcv_up = up;
     has_urgent_ = true;
-    if (rcv_up_ > rcv_read_) notify(EventKind::urgent);
+    if (up > rcv_read_) notify(EventKind::urgent);
   }
 }
 
@@ -555,11 +555,20 @@ void Connection::process_text(Seq seq, std::span<const std::uint8_t> data, bool 
     return;
   }
   const std::uint32_t offset = seq.since(rcv_nxt_);
-  const bool had_holes = !ooo_.empty();
+  const bool had_holes = has_out_of_order();
+  if (offset == 0 && !had_holes) {
+    // In order, and nothing held beyond it: straight into the buffer (what follows would do
+    // the same with the out-of-order bookkeeping of one range).
+    const std::uint32_t n = rcv_buf_.write_ahead(0, data);
+    if (n < data.size()) ack_now_ = true;  // cut by the buffer
+    deliver_in_order(n, false, now);
+    return;
+  }
+  Extras& x = extras();
   // Data we already hold out of order arrived again, in whole or in part: report the
   // (first) duplicated range as a D-SACK (RFC 2883 section 4).
   const auto end = offset + static_cast<std::uint32_t>(data.size());
-  for (const auto& r : ooo_.ranges()) {
+  for (const auto& r : x.ooo.ranges()) {
     if (r.end <= offset || r.start >= end) continue;
     const std::uint32_t a = std::max(r.start, offset), b = std::min(r.end, end);
     // A part below RCV.NXT (found by check_sequence) came first and is reported first.
@@ -571,25 +580,25 @@ void Connection::process_text(Seq seq, std::span<const std::uint8_t> data, bool 
   const std::uint32_t n = rcv_buf_.write_ahead(offset, data);
   if (n < data.size()) ack_now_ = true;  // cut by the buffer
   std::uint32_t evicted = 0xffffffffu;
-  const bool kept = ooo_.add(offset, offset + n, &evicted);
+  const bool kept = x.ooo.add(offset, offset + n, &evicted);
   if (evicted != 0xffffffffu) {
     // Forgotten out-of-order data must not be SACKed any more (it was never acknowledged).
     const Seq gone = rcv_nxt_ + evicted;
     std::uint8_t k = 0;
     for (std::uint8_t i = 0; i < sack_recent_count_; ++i)
-      if (sack_recent_[i].right <= gone) sack_recent_[k++] = sack_recent_[i];
+      if (x.sack_recent[i].right <= gone) x.sack_recent[k++] = x.sack_recent[i];
     sack_recent_count_ = k;
   }
   if (!kept) {
-    ++stats_.out_of_order_segments;
+    ++x.out_of_order_segments;
     ack_now_ = true;
     return;
   }
   if (offset != 0) {
     // Out of order: keep it (SHLD-31) and send a duplicate ACK at once (RFC 5681, MAY-13),
     // with the block holding it first among the SACK blocks (RFC 2018 section 4).
-    ++stats_.out_of_order_segments;
-    for (const auto& r : ooo_.ranges()) {
+    ++x.out_of_order_segments;
+    for (const auto& r : x.ooo.ranges()) {
       if (r.start <= offset && offset < r.end) {
         note_sack_block(rcv_nxt_ + r.start, rcv_nxt_ + r.end);
         break;
@@ -598,14 +607,14 @@ void Connection::process_text(Seq seq, std::span<const std::uint8_t> data, bool 
     ack_now_ = true;
     return;
   }
-  deliver_in_order(had_holes, now);
+  deliver_in_order(x.ooo.contiguous(), had_holes, now);
 }
 
-// In-order data at RCV.NXT (with whatever out-of-order data it joins) becomes readable.
-void Connection::deliver_in_order(bool had_holes, Instant now) {
-  const std::uint32_t ready = ooo_.contiguous();
+// In-order data at RCV.NXT (`ready` bytes, with whatever out-of-order data it joins) becomes
+// readable.
+void Connection::deliver_in_order(std::uint32_t ready, bool had_holes, Instant now) {
   rcv_buf_.commit(ready);
-  ooo_.advance(ready);
+  if (extras_) extras_->ooo.advance(ready);
   rcv_nxt_ += ready;
   if (sack_recent_count_ > 0) prune_sack_blocks();
   stats_.bytes_received += ready;

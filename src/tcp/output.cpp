@@ -133,12 +133,13 @@ void Connection::send_rst(Seq seq) {
 }
 
 bool Connection::ack_rate_allows(Instant now) {
-  if (now - challenge_window_ >= 1s) {
-    challenge_window_ = now;
-    challenge_count_ = 0;
+  Extras& x = extras();
+  if (now - x.challenge_window >= 1s) {
+    x.challenge_window = now;
+    x.challenge_count = 0;
   }
-  if (challenge_count_ >= cfg_->challenge_ack_limit) return false;
-  ++challenge_count_;
+  if (x.challenge_count >= cfg_->challenge_ack_limit) return false;
+  ++x.challenge_count;
   return true;
 }
 
@@ -146,7 +147,7 @@ void Connection::send_challenge_ack(Instant now) {
   // RFC 5961 section 7: rate-limited, per connection (no global counter to leak state,
   // CVE-2016-5696).
   if (!ack_rate_allows(now)) return;
-  ++stats_.challenge_acks;
+  ++extras().challenge_acks;
   plain_ack_ = true;
   send_ack(now);
   plain_ack_ = false;
@@ -184,10 +185,10 @@ void Connection::emit_data(Seq seq, std::uint32_t len, std::uint8_t extra_flags,
   std::uint8_t flags = ACK | extra_flags;
   const Seq end = data_end();
   if (len > 0 && seq + len == end) flags |= PSH;  // MUST-61: the segment that empties the queue
-  if (has_snd_urgent_ && snd_up_ > seq) {
+  if (has_snd_urgent_ && extras_->snd_up > seq) {
     // MUST-31: the pointer may lie beyond this segment; the URG flag marks it until passed.
     flags |= URG;
-    s.header.urgent = static_cast<std::uint16_t>(std::min<std::uint32_t>(snd_up_.since(seq), 0xffff));
+    s.header.urgent = static_cast<std::uint16_t>(std::min<std::uint32_t>(extras_->snd_up.since(seq), 0xffff));
   }
   fill_common(s, seq, flags, now);
   if (len > 0) {

@@ -15,7 +15,7 @@ using wire::SackBlock;
 // --- the sender: duplicate ACKs and recovery ----------------------------------------------
 
 void Connection::on_duplicate_ack(const wire::TcpSegment&, bool, Instant now) {
-  ++stats_.dupacks_received;
+  ++extras().dupacks_received;
   if (snd_una_ == iss_) return;  // our SYN is unacknowledged: its own timer resends it
   if (recovery_ == Recovery::newreno) {
     // RFC 6582 section 3.2 step 4: each further duplicate inflates cwnd by one segment.
@@ -36,7 +36,7 @@ void Connection::on_duplicate_ack(const wire::TcpSegment&, bool, Instant now) {
 }
 
 void Connection::enter_recovery(Instant now) {
-  ++stats_.fast_retransmits;
+  ++extras().fast_retransmits;
   recover_ = snd_max_;  // RecoveryPoint = HighData
   have_recover_ = true;
   rtt_timing_ = false;
@@ -46,11 +46,11 @@ void Connection::enter_recovery(Instant now) {
     // RFC 6675 section 5 steps 4.1 to 4.4: cwnd = ssthresh, retransmit the first segment,
     // then send what the pipe allows.
     recovery_ = Recovery::sack;
-    ++stats_.sack_recoveries;
+    ++extras().sack_recoveries;
     rescue_sent_ = false;
     high_rxt_ = snd_una_;
     Seq hole_end = snd_max_;
-    if (!scoreboard_.empty()) hole_end = seq_min(hole_end, scoreboard_.front().left);
+    if (!scoreboard().empty()) hole_end = seq_min(hole_end, scoreboard().front().left);
     const std::uint32_t len = std::min(payload_mss(), seq_min(hole_end, end).since(snd_una_));
     const bool fin = fin_sent() && snd_una_ + len == end && hole_end > end;
     emit_data(snd_una_, len, fin ? FIN : 0, true, now);
@@ -96,9 +96,15 @@ void Connection::end_recovery() {
 
 // --- the scoreboard ------------------------------------------------------------------------
 
+const std::vector<SackBlock>& Connection::scoreboard() const {
+  static const std::vector<SackBlock> kEmpty;
+  return extras_ ? extras_->scoreboard : kEmpty;
+}
+
 bool Connection::sack_scoreboard_update(const wire::TcpSegment& seg) {
   const auto& o = seg.options;
   if (o.sack_count == 0) return false;
+  std::vector<SackBlock>& board = extras().scoreboard;
   const std::uint32_t before = sacked_bytes_;
   for (std::size_t i = 0; i < o.sack_count; ++i) {
     SackBlock b = o.sack[i];
@@ -107,7 +113,7 @@ bool Connection::sack_scoreboard_update(const wire::TcpSegment& seg) {
     // block, reports a duplicate (D-SACK), not new data.
     if (i == 0 && (b.right <= seg.ack ||
                    (o.sack_count > 1 && o.sack[1].left <= b.left && b.right <= o.sack[1].right))) {
-      ++stats_.dsacks_received;
+      ++extras().dsacks_received;
       continue;
     }
     const Seq floor = seq_max(snd_una_, seg.ack);
@@ -115,43 +121,45 @@ bool Connection::sack_scoreboard_update(const wire::TcpSegment& seg) {
     b.left = seq_max(b.left, floor);
     b.right = seq_min(b.right, snd_max_);
     // Insert and merge, keeping the board sorted and disjoint.
-    auto it = std::lower_bound(scoreboard_.begin(), scoreboard_.end(), b.left,
+    auto it = std::lower_bound(board.begin(), board.end(), b.left,
                                [](const SackBlock& x, Seq s) { return x.right < s; });
-    if (it == scoreboard_.end() || b.right < it->left) {
-      scoreboard_.insert(it, b);
+    if (it == board.end() || b.right < it->left) {
+      board.insert(it, b);
     } else {
       it->left = seq_min(it->left, b.left);
       it->right = seq_max(it->right, b.right);
       auto next = it + 1;
-      while (next != scoreboard_.end() && next->left <= it->right) {
+      while (next != board.end() && next->left <= it->right) {
         it->right = seq_max(it->right, next->right);
-        next = scoreboard_.erase(next);
+        next = board.erase(next);
       }
     }
   }
   sacked_bytes_ = 0;
-  for (const auto& x : scoreboard_) sacked_bytes_ += x.right.since(x.left);
+  for (const auto& x : board) sacked_bytes_ += x.right.since(x.left);
   return sacked_bytes_ > before;
 }
 
 void Connection::sack_scoreboard_trim() {
-  std::size_t keep = 0;
   sacked_bytes_ = 0;
-  for (SackBlock b : scoreboard_) {
+  if (!extras_) return;
+  std::vector<SackBlock>& board = extras_->scoreboard;
+  std::size_t keep = 0;
+  for (SackBlock b : board) {
     if (b.right <= snd_una_) continue;
     b.left = seq_max(b.left, snd_una_);
-    scoreboard_[keep++] = b;
+    board[keep++] = b;
     sacked_bytes_ += b.right.since(b.left);
   }
-  scoreboard_.resize(keep);
-  if (scoreboard_.empty()) scoreboard_.shrink_to_fit();
+  board.resize(keep);
+  if (board.empty()) board.shrink_to_fit();
 }
 
 // RFC 6675 section 4, IsLost(SeqNum): DupThresh discontiguous SACKed blocks above it, or
 // more than (DupThresh - 1) * SMSS SACKed octets.
 bool Connection::is_lost(Seq s) const {
   std::uint32_t bytes = 0, blocks = 0;
-  for (const auto& b : scoreboard_) {
+  for (const auto& b : scoreboard()) {
     if (b.right <= s) continue;
     ++blocks;
     bytes += b.right.since(seq_max(b.left, s));
@@ -169,7 +177,7 @@ std::uint32_t Connection::pipe() const {
     if (high_rxt_ > a) p += seq_min(b, high_rxt_).since(a);
   };
   Seq cur = snd_una_;
-  for (const auto& blk : scoreboard_) {
+  for (const auto& blk : scoreboard()) {
     hole(cur, blk.left);
     cur = seq_max(cur, blk.right);
   }
@@ -183,7 +191,7 @@ bool Connection::next_segment(Seq& seq, std::uint32_t& len, bool& rtx, bool& res
   rescue = false;
   const Seq end = data_end();
   const std::uint32_t mss = payload_mss();
-  const Seq highest_sacked = scoreboard_.empty() ? snd_una_ : scoreboard_.back().right;
+  const Seq highest_sacked = scoreboard().empty() ? snd_una_ : scoreboard().back().right;
   // Rules 1 and 3: the first unSACKed octet above HighRxt; rule 1 when it is lost, rule 3
   // when it merely lies below the highest SACKed octet.
   std::optional<std::pair<Seq, Seq>> rule3;
@@ -200,7 +208,7 @@ bool Connection::next_segment(Seq& seq, std::uint32_t& len, bool& rtx, bool& res
     if (!rule3 && b <= highest_sacked) rule3 = std::pair{start, b};
     return false;
   };
-  for (const auto& blk : scoreboard_) {
+  for (const auto& blk : scoreboard()) {
     if (consider(cur, blk.left)) return true;
     cur = seq_max(cur, blk.right);
   }
@@ -224,7 +232,7 @@ bool Connection::next_segment(Seq& seq, std::uint32_t& len, bool& rtx, bool& res
     return true;
   }
   // Rule 4, the rescue retransmission: once per recovery, the last unSACKed segment.
-  if (!rescue_sent_ && scoreboard_.size() > 0 && highest_sacked < snd_max_) {
+  if (!rescue_sent_ && !scoreboard().empty() && highest_sacked < snd_max_) {
     const Seq last = seq_min(snd_max_, end);
     if (last > seq_max(highest_sacked, snd_una_)) {
       const Seq from = seq_max(seq_max(highest_sacked, snd_una_), last - mss);
@@ -282,17 +290,17 @@ void Connection::note_sack_block(Seq left, Seq right) {
   std::uint8_t n = 0;
   kept[n++] = SackBlock{left, right};
   for (std::uint8_t i = 0; i < sack_recent_count_ && n < kept.size(); ++i) {
-    const SackBlock b = sack_recent_[i];
+    const SackBlock b = extras_->sack_recent[i];
     if (b.right < left || b.left > right) kept[n++] = b;  // disjoint: keep, in order
   }
-  sack_recent_ = kept;
+  extras().sack_recent = kept;
   sack_recent_count_ = n;
 }
 
 void Connection::prune_sack_blocks() {
   std::uint8_t n = 0;
   for (std::uint8_t i = 0; i < sack_recent_count_; ++i) {
-    if (sack_recent_[i].right > rcv_nxt_) sack_recent_[n++] = sack_recent_[i];
+    if (extras_->sack_recent[i].right > rcv_nxt_) extras_->sack_recent[n++] = extras_->sack_recent[i];
   }
   sack_recent_count_ = n;
 }
@@ -300,15 +308,15 @@ void Connection::prune_sack_blocks() {
 void Connection::note_duplicate(Seq left, Seq right) {
   if (!sack_ok_ || !(left < right)) return;
   dsack_pending_ = true;
-  dsack_ = SackBlock{left, right};
+  extras().dsack = SackBlock{left, right};
 }
 
 void Connection::add_sack_option(wire::TcpOptions& o, std::size_t max_blocks) const {
   std::size_t n = 0;
-  if (dsack_pending_) o.sack[n++] = dsack_;
+  if (dsack_pending_) o.sack[n++] = extras_->dsack;
   for (std::uint8_t i = 0; i < sack_recent_count_ && n < max_blocks; ++i) {
-    if (sack_recent_[i].right <= rcv_nxt_) continue;
-    o.sack[n++] = sack_recent_[i];
+    if (extras_->sack_recent[i].right <= rcv_nxt_) continue;
+    o.sack[n++] = extras_->sack_recent[i];
   }
   o.sack_count = static_cast<std::uint8_t>(n);
 }

@@ -75,7 +75,7 @@ void Connection::restart_retransmit(Instant now) {
 
 void Connection::on_retransmit_timeout(Instant now) {
   if (snd_una_ == snd_max_) return;  // nothing outstanding
-  ++stats_.timeouts;
+  ++extras().timeouts;
 
   if (snd_una_ == iss_ && (state_ == TcpState::syn_sent || state_ == TcpState::syn_received ||
                            state_ == TcpState::fin_wait_1)) {
@@ -129,7 +129,7 @@ void Connection::on_retransmit_timeout(Instant now) {
   dupacks_ = 0;
   recover_ = snd_max_;
   have_recover_ = true;
-  scoreboard_.clear();
+  if (extras_) extras_->scoreboard.clear();
   sacked_bytes_ = 0;
   rtt_.backoff(*cfg_);
   rtt_timing_ = false;  // Karn
@@ -164,7 +164,7 @@ void Connection::on_persist_timeout(Instant now) {
   } else {
     return;  // nothing waits any more
   }
-  ++stats_.zero_window_probes;
+  ++extras().zero_window_probes;
   if (persist_backoff_ < 16) ++persist_backoff_;
   // SHLD-29, SHLD-30: the first probe went one RTO after the window closed; the interval
   // doubles with each probe, up to the maximum RTO.
@@ -203,7 +203,7 @@ void Connection::on_keepalive_timeout(Instant now) {
   OutSegment s;
   fill_common(s, snd_max_ - 1, ACK, now);
   ++stats_.segments_out;
-  ++stats_.keepalive_probes;
+  ++extras().keepalive_probes;
   ++keepalive_sent_;
   host_->emit(*this, s);
   keepalive_deadline_ = now + opts_.keepalive_interval;

@@ -17,6 +17,8 @@ namespace synfin::wire {
 class ChecksumAccumulator {
  public:
   ChecksumAccumulator& add(std::span<const std::uint8_t> bytes);
+  // Copies `bytes` to `dst` and adds them, in one pass over the bytes.
+  ChecksumAccumulator& add_copy(std::uint8_t* dst, std::span<const std::uint8_t> bytes);
   ChecksumAccumulator& add_be16(std::uint16_t v);
   ChecksumAccumulator& add_be32(std::uint32_t v);
   // The folded one's complement sum (not inverted), host order.
@@ -25,6 +27,8 @@ class ChecksumAccumulator {
   std::uint16_t checksum() const { return static_cast<std::uint16_t>(~sum()); }
 
  private:
+  ChecksumAccumulator& add_sum(std::uint64_t native_sum, std::size_t length);
+
   std::uint64_t acc_ = 0;
   bool odd_ = false;  // an odd number of bytes has been added so far
 };

@@ -33,6 +33,14 @@ std::uint16_t TcpHeaderView::urgent() const { return load_be16(&b_[18]); }
 
 Result<TcpOptions, DropReason> parse_options(std::span<const std::uint8_t> b) {
   TcpOptions o;
+  // What nearly every segment of a connection with timestamps carries: NOP, NOP, timestamps
+  // (RFC 7323 appendix A). The loop below reads it the same way, only slower.
+  if (b.size() == 12 && b[0] == 1 && b[1] == 1 && b[2] == 8 && b[3] == 10) {
+    o.has_timestamps = true;
+    o.ts_val = load_be32(b.data() + 4);
+    o.ts_ecr = load_be32(b.data() + 8);
+    return o;
+  }
   std::size_t i = 0;
   while (i < b.size()) {
     const auto kind = b[i];
@@ -191,7 +199,12 @@ std::size_t write_options(std::span<std::uint8_t> out, const TcpOptions& o,
     }
   });
   const std::size_t padded = (n + 3) & ~std::size_t{3};
-  for (std::size_t i = n; i < padded; ++i) b[i] = 0;  // EOL, then zeros (MUST-69)
+  switch (padded - n) {  // EOL, then zeros (MUST-69)
+    case 3: b[n + 2] = 0; [[fallthrough]];
+    case 2: b[n + 1] = 0; [[fallthrough]];
+    case 1: b[n] = 0; break;
+    default: break;
+  }
   return padded;
 }
 
