@@ -34,6 +34,10 @@ struct Interface {
   Ipv4Addr addr;
   std::uint8_t prefix_len = 24;
   std::uint16_t mtu = 1500;
+  // The device computes the TCP checksum of what is sent and has verified that of what
+  // arrives (checksum offload, as the kernel's loopback and most NICs do): the stack neither
+  // computes nor checks it on this interface. Off by default: synfin does both (MUST-2, MUST-3).
+  bool checksum_offload = false;
 };
 
 struct StackConfig {

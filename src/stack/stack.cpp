@@ -60,6 +60,12 @@ bool Stack::Impl::is_local(Ipv4Addr a) const {
                      [a](const Interface& i) { return i.addr == a; });
 }
 
+bool Stack::Impl::checksum_offloaded(Ipv4Addr local) const {
+  for (const Interface& i : interfaces_)
+    if (i.addr == local) return i.checksum_offload;
+  return false;
+}
+
 // Broadcast, multicast, unspecified, or the broadcast address of one of our subnets
 // (RFC 9293 MUST-46, MUST-57, MUST-63).
 bool Stack::Impl::is_bad_remote(Ipv4Addr a) const {
@@ -359,7 +365,7 @@ void Stack::Impl::trace_segment(TraceKind kind, std::uint32_t idx, Ipv4Addr src,
 
 // --- output --------------------------------------------------------------------------------
 
-std::vector<std::uint8_t>& Stack::Impl::new_packet(std::size_t size) {
+PacketBuffer& Stack::Impl::new_packet(std::size_t size) {
   if (!tx_pool_.empty()) {
     tx_queue_.push_back(std::move(tx_pool_.back()));
     tx_pool_.pop_back();
@@ -378,16 +384,24 @@ void Stack::Impl::emit_tcp(Ipv4Addr src, Ipv4Addr dst, const tcp::OutSegment& se
   auto& p = new_packet(total);
   std::span<std::uint8_t> tcp(p.data() + wire::kIpv4MinHeader, tcp_len);
   const std::size_t hl = wire::write_tcp_header(tcp, seg.header, seg.options, cfg_.tcp.option_layout);
-  // MUST-2: the checksum, summed while the payload is copied in (one pass over the bytes).
-  wire::ChecksumAccumulator sum;
-  wire::add_pseudo_header_v4(sum, src.value, dst.value, wire::ip_proto::tcp, static_cast<std::uint16_t>(tcp_len));
-  sum.add(tcp.first(hl));  // the checksum field is still zero
   std::size_t off = hl;
-  for (auto piece : seg.payload) {
-    sum.add_copy(tcp.data() + off, piece);
-    off += piece.size();
+  if (checksum_offloaded(src)) {
+    // The device fills in the checksum (MUST-2); the field stays zero until it does.
+    for (auto piece : seg.payload) {
+      if (!piece.empty()) std::memcpy(tcp.data() + off, piece.data(), piece.size());
+      off += piece.size();
+    }
+  } else {
+    // MUST-2: the checksum, summed while the payload is copied in (one pass over the bytes).
+    wire::ChecksumAccumulator sum;
+    wire::add_pseudo_header_v4(sum, src.value, dst.value, wire::ip_proto::tcp, static_cast<std::uint16_t>(tcp_len));
+    sum.add(tcp.first(hl));  // the checksum field is still zero
+    for (auto piece : seg.payload) {
+      sum.add_copy(tcp.data() + off, piece);
+      off += piece.size();
+    }
+    wire::store_be16(&tcp[16], sum.checksum());
   }
-  wire::store_be16(&tcp[16], sum.checksum());
   wire::Ipv4Header ip;
   ip.tos = tos >= 0 ? static_cast<std::uint8_t>(tos) : cfg_.tos;  // handed to IP unchanged (SHLD-22)
   ip.ttl = cfg_.ttl;
@@ -459,7 +473,8 @@ void Stack::Impl::receive(std::span<const std::uint8_t> packet, Instant now) {
 
 void Stack::Impl::tcp_input(const wire::Ipv4Packet& ip, Instant now) {
   const wire::PseudoHeaderV4 ph{ip.header.src.value, ip.header.dst.value};
-  auto seg = wire::parse_tcp(ip.payload, &ph);  // MUST-3: the checksum is verified
+  // MUST-3: the checksum is verified, here or by the device.
+  auto seg = wire::parse_tcp(ip.payload, checksum_offloaded(ip.header.dst) ? nullptr : &ph);
   if (!seg) {
     count_drop(seg.error());
     return;

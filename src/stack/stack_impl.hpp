@@ -45,6 +45,24 @@ struct Slot {
   std::int16_t tos = -1;        // per-connection TOS/DSCP (MUST-48); -1: the stack's
 };
 
+// A packet's bytes are not zeroed when its buffer grows: every byte is written before it leaves.
+template <class T>
+struct NoInitAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = NoInitAllocator<U>;
+  };
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+using PacketBuffer = std::vector<std::uint8_t, NoInitAllocator<std::uint8_t>>;
+
 struct Stack::Impl : tcp::ConnectionHost {
   explicit Impl(StackConfig c);
 
@@ -70,7 +88,7 @@ struct Stack::Impl : tcp::ConnectionHost {
   void emit_tcp(Ipv4Addr src, Ipv4Addr dst, const tcp::OutSegment& seg, std::int16_t tos = -1);
   void emit_ip(Ipv4Addr src, Ipv4Addr dst, std::uint8_t proto,
                std::span<const std::uint8_t> payload);
-  std::vector<std::uint8_t>& new_packet(std::size_t size);
+  PacketBuffer& new_packet(std::size_t size);
   void count_drop(DropReason r);
 
   // connections
@@ -95,6 +113,7 @@ struct Stack::Impl : tcp::ConnectionHost {
   Error apply_options(std::uint32_t idx, const SocketOptions& o, Instant now);
   void push_event(std::uint32_t idx, SocketEventKind k, Error e = Error::none);
   bool is_local(Ipv4Addr a) const;
+  bool checksum_offloaded(Ipv4Addr local) const;
   bool is_bad_remote(Ipv4Addr a) const;
   Result<Ipv4Addr, Error> route(Ipv4Addr remote) const;
   std::uint16_t pick_ephemeral(Ipv4Addr local, Ipv4Addr remote, std::uint16_t rport);
@@ -110,8 +129,9 @@ struct Stack::Impl : tcp::ConnectionHost {
   stack::TupleMap demux_;
   std::unordered_map<std::uint64_t, std::uint32_t> listeners_;
   stack::TimerWheel wheel_;
-  std::deque<std::vector<std::uint8_t>> tx_queue_;
-  std::vector<std::vector<std::uint8_t>> tx_pool_;
+  // Packets waiting for transmit(), and spent buffers kept for reuse.
+  std::deque<PacketBuffer> tx_queue_;
+  std::vector<PacketBuffer> tx_pool_;
   std::deque<SocketEvent> events_;
   std::vector<Handle> ack_pending_;  // connections holding an ACK until the batch is done
   Counters counters_;
