@@ -58,6 +58,9 @@ fuzz-smoke: fuzz-build
 	  "$$t" -runs=$(FUZZ_RUNS) -seed=1 -max_len=2048 -artifact_prefix=build-fuzz/ >/dev/null 2>build-fuzz/$$(basename $$t).log || \
 	    { tail -40 build-fuzz/$$(basename $$t).log; exit 1; }; \
 	done
+	@echo "fuzz: replaying tests/fuzz/regressions"
+	@build-fuzz/tests/fuzz/fuzz_connection $$(ls tests/fuzz/regressions/* | grep -v README) >build-fuzz/regressions.log 2>&1 || \
+	  { tail -40 build-fuzz/regressions.log; exit 1; }
 
 fuzz: fuzz-build
 	@for t in build-fuzz/tests/fuzz/fuzz_*; do \

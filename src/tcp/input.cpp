@@ -506,8 +506,10 @@ void Connection::update_window(const wire::TcpSegment& seg, Instant now) {
     // probe may not have been accepted).
     persist_deadline_ = kNever;
     persist_backoff_ = 0;
-    snd_nxt_ = snd_una_;
+    snd_nxt_ = snd_una_ == iss_ ? iss_ + 1 : snd_una_;  // an unacknowledged SYN is the timer's
     r2_start_ = now;  // the peer was there all along: a new R2 period for what follows
+    // Whatever is outstanding is timed again (output() arms the timer only when it sends).
+    if (snd_una_ != snd_max_) restart_retransmit(now);
   }
 }
 

@@ -229,8 +229,11 @@ void Connection::output(Instant now) {
     default:
       break;
   }
-  // A FIN queued while still in SYN-RECEIVED waits for the handshake to finish.
-  const bool may_send = snd_una_ != iss_ || state_ == TcpState::fin_wait_1;
+  // A FIN queued while still in SYN-RECEIVED waits for the handshake to finish. Once the
+  // user has closed (FIN-WAIT-1, and CLOSING or LAST-ACK when the peer's FIN came before the
+  // ACK of our SYN), the FIN goes out behind the SYN-ACK.
+  const bool may_send = snd_una_ != iss_ || state_ == TcpState::fin_wait_1 ||
+                        state_ == TcpState::closing || state_ == TcpState::last_ack;
 
   // RFC 5681 section 4.1: after an idle period longer than the RTO, restart from the
   // initial window.

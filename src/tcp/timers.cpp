@@ -77,10 +77,12 @@ void Connection::on_retransmit_timeout(Instant now) {
   if (snd_una_ == snd_max_) return;  // nothing outstanding
   ++extras().timeouts;
 
-  if (snd_una_ == iss_ && (state_ == TcpState::syn_sent || state_ == TcpState::syn_received ||
-                           state_ == TcpState::fin_wait_1)) {
+  if (snd_una_ == iss_) {
     // The SYN or SYN-ACK is unacknowledged: the same backoff as data (MUST-22), with a
-    // limit of its own: at least 3 minutes for a SYN (MUST-23).
+    // limit of its own: at least 3 minutes for a SYN (MUST-23). Besides SYN-SENT and
+    // SYN-RECEIVED this is FIN-WAIT-1 (closed before the handshake completed) and, when the
+    // peer's SYN carried a FIN, CLOSE-WAIT, CLOSING and LAST-ACK: the SYN goes first whatever
+    // the peer's window says, and the FIN after it.
     const Duration syn_limit = opts_.syn_timeout > Duration::zero() ? opts_.syn_timeout : cfg_->syn_r2_timeout;
     const Duration limit = state_ == TcpState::syn_sent ? syn_limit : cfg_->syn_received_timeout;
     const Duration waited = now - opened_at_;
@@ -101,7 +103,7 @@ void Connection::on_retransmit_timeout(Instant now) {
     const Duration next = std::min(rtt_.rto(), limit - waited);
     send_syn(state_ != TcpState::syn_sent, now);
     rtx_deadline_ = now + next;
-    if (state_ == TcpState::fin_wait_1) {
+    if (fin_queued_) {
       snd_nxt_ = iss_ + 1;  // the FIN goes again after the SYN-ACK
       output(now);
     }

@@ -47,7 +47,7 @@ bool g_trace = false;
 // Known bugs in src/tcp, reported and not yet fixed. The target steers clear of them (each
 // name marks the place) so that fuzzing keeps looking for new ones. Remove a name when its bug
 // is fixed; SYNFIN_FUZZ_TOLERATE overrides the list ("none": check everything).
-// Bugs the fuzzer found and that are not fixed yet (each has a reproducer in known_bugs/).
+// Bugs the fuzzer found and that are not fixed yet (each has a reproducer in regressions/).
 constexpr const char* kKnownBugs = "";
 const char* g_tolerate = kKnownBugs;
 bool tolerate(const char* name) { return std::strstr(g_tolerate, name) != nullptr; }

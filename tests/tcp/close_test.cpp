@@ -366,6 +366,30 @@ TEST(Close, CloseInSynReceivedRetransmitsSynAckAndFin) {
   EXPECT_EQ(h.state(), TcpState::time_wait);
 }
 
+TEST(Close, UnacknowledgedSynAckIsResentInClosingEvenWithAZeroWindow) {
+  // Found by the connection fuzzer: closed in SYN-RECEIVED, then the peer's FIN (with an ACK
+  // that acknowledges nothing and a zero window) moves the connection to CLOSING while our
+  // SYN-ACK is still unacknowledged. The retransmission timer must resend the SYN-ACK, then
+  // the FIN; the closed window must not turn it into window probing.
+  Harness h;
+  h.to_syn_received_passive();
+  ASSERT_EQ(h.conn().close(h.now()), Error::none);
+  h.expect(FIN | ACK, 1, 1);
+  h.in({.flags = FIN | ACK, .seq = 1, .ack = 0, .win = 0});
+  EXPECT_EQ(h.state(), TcpState::closing);
+  h.expect(ACK, 2, 2);
+  const Instant t0 = h.now();
+  ASSERT_TRUE(h.wait_for_segment());
+  Sent sa = h.expect(SYN | ACK, 0, 2);
+  EXPECT_EQ(sa.at - t0, 1s);
+  h.expect(FIN | ACK, 1, 2);
+  h.expect_none();
+  EXPECT_NE(h.conn().next_deadline(), kNever);
+  // The peer now acknowledges both (with its window open again): TIME-WAIT.
+  h.in({.flags = ACK, .seq = 2, .ack = 2});
+  EXPECT_EQ(h.state(), TcpState::time_wait);
+}
+
 TEST(Close, CloseInSynReceivedWithQueuedDataWaitsForEstablished) {
   // Section 3.10.4: with data queued, the FIN is queued after it for ESTABLISHED.
   Harness h;
