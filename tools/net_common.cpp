@@ -32,6 +32,29 @@ void add_net_options(CLI::App* cmd, NetOptions& o) {
                   "Write every trace event of the stack (segments, state changes, drops, timers) to this "
                   "file, one line each (JSON lines if the name ends in .json or .jsonl)");
   cmd->add_flag("--stats", o.stats, "Print the stack's and the device's counters at exit");
+
+  // The TCP options synfin offers in its SYN or SYN-ACK; each is used only when the peer
+  // offers it too. Turning one off makes synfin neither offer nor accept it.
+  const auto on_off = [&](const char* name, std::string& value, const char* what) {
+    cmd->add_option(name, value, what)
+        ->check(CLI::IsMember({"on", "off"}).description(""))
+        ->type_name("on|off")
+        ->capture_default_str()
+        ->group("TCP options");
+  };
+  on_off("--wscale", o.wscale,
+         "Window scaling (RFC 7323): offer a window scale in the handshake, so that windows beyond 64 KB can be "
+         "announced");
+  on_off("--timestamps", o.timestamps,
+         "Timestamps (RFC 7323): offer the timestamps option, for RTT measurement on every ACK and PAWS");
+  on_off("--sack", o.sack,
+         "Selective acknowledgements (RFC 2018, 2883): offer SACK-permitted; as a receiver synfin then reports "
+         "the blocks it holds, as a sender it recovers by RFC 6675");
+  cmd->add_option("--cc", o.cc, "Congestion control: cubic (RFC 9438) or newreno (RFC 5681, RFC 6582)")
+      ->check(CLI::IsMember({"cubic", "newreno"}).description(""))
+      ->type_name("cubic|newreno")
+      ->capture_default_str()
+      ->group("TCP options");
 }
 
 Result<std::pair<Ipv4Addr, std::uint8_t>, std::string> parse_cidr(std::string_view text) {
@@ -126,6 +149,12 @@ Result<std::unique_ptr<NetContext>, std::string> NetContext::open(const NetOptio
     cfg.tcp.max_recv_buffer = static_cast<std::uint32_t>(*w);
     cfg.tcp.recv_buffer = std::min(cfg.tcp.recv_buffer, cfg.tcp.max_recv_buffer);
   }
+  cfg.tcp.window_scaling = o.wscale == "on";
+  cfg.tcp.timestamps = o.timestamps == "on";
+  cfg.tcp.sack = o.sack == "on";
+  cfg.tcp.congestion = o.cc == "newreno" ? CongestionAlgorithm::newreno : CongestionAlgorithm::cubic;
+  ctx->tcp_text_ = fmt::format("TCP: wscale {}, timestamps {}, sack {}, cc {}", o.wscale, o.timestamps, o.sack,
+                               to_string(cfg.tcp.congestion));
   ctx->stack_ = std::make_unique<Stack>(cfg);
   ctx->stack_->add_interface(Interface{ctx->addr_, ctx->prefix_, mtu});
 
@@ -158,6 +187,7 @@ NetContext::~NetContext() {
 std::string NetContext::describe() const {
   std::string s = fmt::format("{}/{} on {}", addr_.to_string(), prefix_, tun_->describe());
   if (!impair_text_.empty()) s += fmt::format(", impaired: {}", impair_text_);
+  s += ", " + tcp_text_;
   return s;
 }
 

@@ -1,6 +1,8 @@
 // What `synfin serve`, `synfin get` and `synfin nc` share: the options that put a synfin
-// stack on a TUN device (--tun, --addr, --mtu, --kernel-addr, --impair, --pcap) and the
-// object that owns the stack, the device and the event loop built from them.
+// stack on a TUN device (--tun, --addr, --mtu, --kernel-addr, --impair, --pcap), the TCP
+// options offered in the handshake (--wscale, --timestamps, --sack: RFC 7323, RFC 2018) and
+// the congestion control (--cc: RFC 9438, RFC 5681), and the object that owns the stack, the
+// device and the event loop built from them.
 #pragma once
 
 #include <memory>
@@ -28,6 +30,12 @@ struct NetOptions {
   std::string max_window;   // cap on receive-buffer auto-tuning (empty: the stack's default)
   std::uint32_t send_buffer = 256 * 1024;
   bool stats = false;
+  // TcpConfig's window_scaling, timestamps, sack and congestion ("on"/"off", "cubic"/"newreno";
+  // CLI11 checks the values, so open() sees only these).
+  std::string wscale = "on";
+  std::string timestamps = "on";
+  std::string sack = "on";
+  std::string cc = "cubic";
 };
 
 void add_net_options(CLI::App* cmd, NetOptions& o);
@@ -68,6 +76,7 @@ class NetContext {
   Ipv4Addr addr_;
   std::uint8_t prefix_ = 24;
   std::string impair_text_;
+  std::string tcp_text_;
 };
 
 // "A.B.C.D/P" -> address and prefix length.

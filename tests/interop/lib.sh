@@ -35,6 +35,7 @@ _cleanup() {
   for pid in ${_PIDS:-}; do kill "$pid" 2>/dev/null; done
   sleep 0.2
   for pid in ${_PIDS:-}; do kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+  [ -n "${PEER_NS:-}" ] && ip netns del "$PEER_NS" 2>/dev/null
   [ -n "${NS:-}" ] && ip netns del "$NS" 2>/dev/null
   if [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ -n "${WORK:-}" ]; then
     echo "(logs of the failed run:)" >&2
@@ -72,6 +73,31 @@ interop_init() {
   # No IPv6 chatter (router solicitations) on the device: synfin speaks IPv4.
   nsx sysctl -qw "net.ipv6.conf.$TUN.disable_ipv6=1" 2>/dev/null || true
 }
+
+# A second namespace for a kernel peer that synfin reaches through $NS acting as a router
+# (a veth pair; $NS forwards between it and the TUN device), so that nftables in $NS's
+# forward hook drops the peer's packets on the path: loss that the peer's TCP must detect
+# and repair. A drop in the sending host's own output hook is not that: TCP is told the
+# transmission failed and sends the segment again later as new data (no retransmission, no
+# recovery). The peer's device sends one segment per packet (no GSO), so that a drop is one
+# segment and not 44. Sets PEER_NS and PADDR (the peer's address); run commands there with
+# peerx.
+interop_add_peer() {
+  PEER_NS="$NS-peer"
+  ip netns add "$PEER_NS" 2>/dev/null || { PEER_NS=""; die "cannot create a second network namespace"; }
+  local net=${KADDR%.0.1}.1
+  PADDR="$net.2"
+  peerx ip link set lo up
+  nsx ip link add veth-r type veth peer name veth-p netns "$PEER_NS"
+  nsx ip addr add "$net.1/24" dev veth-r
+  nsx ip link set veth-r up
+  peerx ip addr add "$PADDR/24" dev veth-p
+  peerx ip link set veth-p gso_max_segs 1
+  peerx ip link set veth-p up
+  peerx ip route add "${KADDR%.1}.0/24" via "$net.1"
+  nsx sysctl -qw net.ipv4.ip_forward=1
+}
+peerx() { ip netns exec "$PEER_NS" "$@"; }
 
 # Starts `synfin ARGS...` in the namespace in the background, logging to $WORK/NAME.log,
 # and waits until its device answers (or it died).
