@@ -58,6 +58,10 @@ struct StackConfig {
   bool icmp_prohibited_is_hard = false;
   // Half-open connections a listener may hold when its own backlog allows more.
   std::uint32_t max_syn_backlog = 1024;
+  // A connection in TIME-WAIT that the application has let go of shrinks to a compact
+  // record (under 128 bytes all-in) that answers the peer exactly as the connection would.
+  // false keeps whole connections, for comparing the two.
+  bool compact_time_wait = true;
   // A name for trace lines when several stacks share a sink.
   std::string name = "stack";
 };
@@ -99,6 +103,8 @@ struct Counters {
   // RFC 9293 section 3.8.3 (MUST-20). With one route per destination there is nothing
   // else for IP to try; the count and the application's error event are the advice.
   std::uint64_t retransmit_thresholds = 0;
+  // Connections that went on in TIME-WAIT as a compact record (StackConfig::compact_time_wait).
+  std::uint64_t time_wait_compacted = 0;
   std::array<std::uint64_t, kDropReasonCount> drops{};
   std::array<std::uint64_t, kTcpStateCount> connections_by_state{};
 

@@ -46,7 +46,8 @@ struct TraceEvent {
   TraceKind kind = TraceKind::state_change;
   Instant at{};
   const char* stack = "";  // the stack's name, for runs with several
-  Handle conn;             // invalid for segments that reach no connection
+  Handle conn;             // invalid for segments that reach no connection, and for a
+                           // compact TIME-WAIT record, which belongs to no socket
   // state_change
   TcpState from = TcpState::closed;
   TcpState to = TcpState::closed;

@@ -50,6 +50,7 @@ std::uint64_t load_key(const std::array<std::uint8_t, 16>& s, int off) {
 Stack::Impl::Impl(StackConfig c)
     : cfg_(std::move(c)),
       demux_(load_key(cfg_.secret, 0) ^ 0x9e3779b97f4a7c15ULL, load_key(cfg_.secret, 8) ^ 0xc2b2ae3d27d4eb4fULL),
+      time_wait_(load_key(cfg_.secret, 0) ^ 0x9e3779b97f4a7c15ULL, load_key(cfg_.secret, 8) ^ 0xc2b2ae3d27d4eb4fULL),
       isn_(cfg_.secret),
       rng_(cfg_.seed) {}
 
@@ -98,7 +99,7 @@ const TcpConfig& Stack::Impl::config_for(Ipv4Addr local) const {
 }
 
 // RFC 6056 algorithm 1: start at a random point of the ephemeral range and walk it, skipping
-// any port whose 4-tuple is in use (TIME-WAIT included: it is in the demux table).
+// any port whose 4-tuple is in use (TIME-WAIT included, whole or compact).
 std::uint16_t Stack::Impl::pick_ephemeral(Ipv4Addr local, Ipv4Addr remote, std::uint16_t rport) {
   const std::uint32_t lo = cfg_.ephemeral_low, hi = cfg_.ephemeral_high;
   if (hi < lo) return 0;
@@ -107,7 +108,7 @@ std::uint16_t Stack::Impl::pick_ephemeral(Ipv4Addr local, Ipv4Addr remote, std::
   for (std::uint32_t i = 0; i < count; ++i) {
     const auto port = static_cast<std::uint16_t>(lo + (next % count));
     const tcp::FourTuple t{local.value, remote.value, port, rport};
-    if (demux_.find(t) == stack::TupleMap::kNone && find_listener(local, port) == kNoSlot) {
+    if (!tuple_in_use(t) && find_listener(local, port) == kNoSlot) {
       return port;
     }
     ++next;
@@ -201,6 +202,13 @@ void Stack::Impl::after_call(std::uint32_t idx, Instant now) {
     if (!s.app_owned) free_slot(idx);
     return;
   }
+  // TIME-WAIT that nobody holds a handle to (closed by the application, not waiting in an
+  // accept queue), with its last ACK sent: the connection shrinks to a compact record.
+  if (st == TcpState::time_wait && !s.app_owned && s.parent == kNoSlot && !s.ack_queued &&
+      cfg_.compact_time_wait && c.compactable()) {
+    compact(idx, now);
+    return;
+  }
   Instant d = c.next_deadline();
   if (d != kNever && d <= now) d = now + Duration{stack::TimerWheel::kTickUs};
   wheel_.schedule(idx, d);
@@ -251,6 +259,11 @@ void Stack::Impl::deliver(tcp::Connection& c, tcp::Event e) {
 wire::Seq Stack::Impl::choose_isn(const tcp::FourTuple& t, Instant now) { return isn_.isn(t, now); }
 
 void Stack::Impl::state_changed(tcp::Connection& c, TcpState from, TcpState to, StateCause why) {
+  note_state(c.tuple(), current_, from, to, why);
+}
+
+void Stack::Impl::note_state(const tcp::FourTuple& t, std::uint32_t idx, TcpState from, TcpState to,
+                             StateCause why) {
   if (from != TcpState::closed) {
     auto& n = counters_.connections_by_state[static_cast<std::size_t>(from)];
     if (n > 0) --n;
@@ -261,11 +274,10 @@ void Stack::Impl::state_changed(tcp::Connection& c, TcpState from, TcpState to, 
     ev.kind = TraceKind::state_change;
     ev.at = now_;
     ev.stack = cfg_.name.c_str();
-    ev.conn = current_ == kNoSlot ? Handle{} : handle_of(current_);
+    ev.conn = idx == kNoSlot ? Handle{} : handle_of(idx);
     ev.from = from;
     ev.to = to;
     ev.cause = why;
-    const auto& t = c.tuple();
     ev.segment.src_addr = t.local_addr;
     ev.segment.dst_addr = t.remote_addr;
     ev.segment.src_port = t.local_port;
@@ -275,15 +287,19 @@ void Stack::Impl::state_changed(tcp::Connection& c, TcpState from, TcpState to, 
 }
 
 void Stack::Impl::dropped(tcp::Connection& c, const wire::TcpSegment& seg, DropReason r) {
+  note_drop(c.tuple(), current_, seg, r);
+}
+
+void Stack::Impl::note_drop(const tcp::FourTuple& t, std::uint32_t idx, const wire::TcpSegment& seg,
+                            DropReason r) {
   count_drop(r);
   if (trace_ != nullptr) {
     TraceEvent ev;
     ev.kind = TraceKind::drop;
     ev.at = now_;
     ev.stack = cfg_.name.c_str();
-    ev.conn = current_ == kNoSlot ? Handle{} : handle_of(current_);
+    ev.conn = idx == kNoSlot ? Handle{} : handle_of(idx);
     ev.drop = r;
-    const auto& t = c.tuple();
     ev.segment.src_addr = t.remote_addr;
     ev.segment.dst_addr = t.local_addr;
     ev.segment.src_port = seg.src_port;
@@ -297,13 +313,15 @@ void Stack::Impl::dropped(tcp::Connection& c, const wire::TcpSegment& seg, DropR
   }
 }
 
-void Stack::Impl::timer_fired(tcp::Connection&, tcp::TimerKind k) {
+void Stack::Impl::timer_fired(tcp::Connection&, tcp::TimerKind k) { note_timer(current_, k); }
+
+void Stack::Impl::note_timer(std::uint32_t idx, tcp::TimerKind k) {
   if (trace_ == nullptr) return;
   TraceEvent ev;
   ev.kind = TraceKind::timer;
   ev.at = now_;
   ev.stack = cfg_.name.c_str();
-  ev.conn = current_ == kNoSlot ? Handle{} : handle_of(current_);
+  ev.conn = idx == kNoSlot ? Handle{} : handle_of(idx);
   ev.timer = tcp::to_string(k);
   trace_->on_trace(ev);
 }
@@ -324,6 +342,13 @@ void Stack::Impl::flush_acks(Instant now) {
   std::vector<Handle> pending;
   pending.swap(ack_pending_);
   for (Handle h : pending) {
+    if (h.index & kTimeWaitTag) {
+      const std::uint32_t r = h.index & ~kTimeWaitTag;
+      if (!time_wait_.in_use(r) || !time_wait_[r].host_queued) continue;
+      time_wait_[r].host_queued = false;
+      if (time_wait_[r].ack_pending) time_wait_ack(r, now);
+      continue;
+    }
     if (h.index >= slots_.size()) continue;
     Slot& s = slots_[h.index];
     if (s.generation != h.generation || !s.conn) continue;
@@ -333,6 +358,84 @@ void Stack::Impl::flush_acks(Instant now) {
 }
 
 void Stack::Impl::count_drop(DropReason r) { ++counters_.drops[static_cast<std::size_t>(r)]; }
+
+// --- TIME-WAIT records ---------------------------------------------------------------------
+
+// The connection becomes a record: the slot, the Connection and its buffers go; the count of
+// connections, and of those in TIME-WAIT, stays as it was.
+void Stack::Impl::compact(std::uint32_t idx, Instant now) {
+  Slot& s = slots_[idx];
+  tcp::TimeWaitRecord rec = s.conn->to_time_wait_record();
+  if (s.tos >= 0) {
+    rec.host_tos_set = true;
+    rec.host_tos = static_cast<std::uint8_t>(s.tos);
+  }
+  const Instant deadline = s.conn->next_deadline();
+  free_slot(idx);  // counts the connection out ...
+  ++connections_;  // ... and the record counts it back in
+  ++counters_.connections_by_state[static_cast<std::size_t>(TcpState::time_wait)];
+  ++counters_.time_wait_compacted;
+  time_wait_schedule(time_wait_.insert(rec), deadline, now);
+}
+
+// Returns false when a new SYN reopens the 4-tuple (MAY-2): the record is gone and the
+// segment goes on to the listener.
+bool Stack::Impl::time_wait_input(std::uint32_t r, const wire::TcpSegment& seg, Ipv4Addr local, Instant now) {
+  const TcpConfig& cfg = config_for(local);
+  const bool listening = find_listener(local, seg.dst_port) != kNoSlot;
+  const tcp::TimeWaitVerdict v = tcp::time_wait_arrives(time_wait_[r], seg, cfg, listening, now);
+  if (v.action == tcp::TimeWaitVerdict::Action::reopen) {
+    auto& n = counters_.connections_by_state[static_cast<std::size_t>(TcpState::time_wait)];
+    if (n > 0) --n;
+    time_wait_remove(r);
+    return false;
+  }
+  if (v.dropped) note_drop(time_wait_[r].tuple, kNoSlot, seg, v.drop);
+  if (v.action == tcp::TimeWaitVerdict::Action::close) {
+    note_state(time_wait_[r].tuple, kNoSlot, TcpState::time_wait, TcpState::closed, StateCause::rcv_rst);
+    time_wait_remove(r);
+    return true;
+  }
+  if (v.restart_timer) time_wait_schedule(r, now + 2 * cfg.msl, now);  // MUST-13
+  if (v.ack_now) time_wait_ack(r, now);
+  tcp::TimeWaitRecord& rec = time_wait_[r];
+  if (rec.ack_pending && !rec.host_queued) {
+    // Like a connection's, the ACK waits for the end of the batch (MUST-58, MUST-59).
+    rec.host_queued = true;
+    ack_pending_.push_back(Handle{kTimeWaitTag | r, 0});
+  }
+  return true;
+}
+
+void Stack::Impl::time_wait_ack(std::uint32_t r, Instant now) {
+  tcp::TimeWaitRecord& rec = time_wait_[r];
+  // The same timestamp clock as the connection had: its offset is a keyed hash of the tuple.
+  const tcp::OutSegment seg = tcp::time_wait_ack(rec, timestamp_offset(rec.tuple), now);
+  const Ipv4Addr local{rec.tuple.local_addr}, remote{rec.tuple.remote_addr};
+  emit_tcp(local, remote, seg, rec.host_tos_set ? std::int16_t{rec.host_tos} : std::int16_t{-1});
+  if (trace_ != nullptr) {
+    trace_segment(TraceKind::segment_out, kNoSlot, local, remote, seg.header, seg.options, 0, false);
+  }
+}
+
+void Stack::Impl::time_wait_schedule(std::uint32_t r, Instant deadline, Instant now) {
+  if (deadline <= now) deadline = now + Duration{stack::TimerWheel::kTickUs};
+  time_wait_wheel_.schedule(r, deadline);
+}
+
+// The record goes (its state already counted out, as free_slot() leaves it).
+void Stack::Impl::time_wait_remove(std::uint32_t r) {
+  time_wait_wheel_.cancel(r);
+  time_wait_.erase(r);
+  --connections_;
+}
+
+// 2 MSL have passed (MUST-13): CLOSED, as Connection::on_timer() would say it.
+void Stack::Impl::time_wait_expired(std::uint32_t r) {
+  note_timer(kNoSlot, tcp::TimerKind::time_wait);
+  note_state(time_wait_[r].tuple, kNoSlot, TcpState::time_wait, TcpState::closed, StateCause::time_wait_expired);
+  time_wait_remove(r);
+}
 
 void Stack::Impl::trace_segment(TraceKind kind, std::uint32_t idx, Ipv4Addr src, Ipv4Addr dst,
                                 const wire::TcpHeaderFields& h, const wire::TcpOptions& o,
@@ -487,6 +590,7 @@ void Stack::Impl::tcp_input(const wire::Ipv4Packet& ip, Instant now) {
   if (seg->rst()) ++counters_.resets_in;
   const tcp::FourTuple t{ip.header.dst.value, ip.header.src.value, seg->dst_port, seg->src_port};
   std::uint32_t idx = demux_.find(t);
+  const std::uint32_t tw = idx == stack::TupleMap::kNone ? time_wait_.find(t) : stack::TimeWaitTable::kNone;
   if (trace_ != nullptr) {
     trace_segment(TraceKind::segment_in, idx == stack::TupleMap::kNone ? kNoSlot : idx, ip.header.src,
                   ip.header.dst,
@@ -494,6 +598,8 @@ void Stack::Impl::tcp_input(const wire::Ipv4Packet& ip, Instant now) {
                                         seg->window, seg->urgent},
                   seg->options, static_cast<std::uint32_t>(seg->payload.size()), false);
   }
+  // A compact TIME-WAIT answers for itself, unless a new SYN reopens the 4-tuple (MAY-2).
+  if (tw != stack::TimeWaitTable::kNone && time_wait_input(tw, *seg, ip.header.dst, now)) return;
   if (idx != stack::TupleMap::kNone) {
     Slot& s = slots_[idx];
     tcp::Connection& c = *s.conn;
@@ -696,11 +802,24 @@ void Stack::receive(std::span<const std::uint8_t> packet, Instant now) { impl_->
 void Stack::poll(Instant now) {
   Impl& m = *impl_;
   m.now_ = now;
-  m.wheel_.advance(now, [&](std::uint32_t id) {
+  auto connection_timer = [&](std::uint32_t id) {
     if (id < m.slots_.size() && m.slots_[id].conn) {
       m.call(id, now, [&](tcp::Connection& c) { c.on_timer(now); });
     }
-  });
+  };
+  auto time_wait_timer = [&](std::uint32_t r) {
+    if (m.time_wait_.in_use(r)) m.time_wait_expired(r);
+  };
+  // Two wheels, one clock: timers fire in deadline order across both.
+  while (true) {
+    const Instant a = m.wheel_.next_deadline();
+    const Instant b = m.time_wait_wheel_.next_deadline();
+    if (std::min(a, b) > now) break;
+    if (a <= b) m.wheel_.advance(a, connection_timer);
+    else m.time_wait_wheel_.advance(b, time_wait_timer);
+  }
+  m.wheel_.advance(now, connection_timer);
+  m.time_wait_wheel_.advance(now, time_wait_timer);
 }
 
 std::size_t Stack::transmit(PacketSink& sink, Instant now) {
@@ -721,7 +840,9 @@ std::size_t Stack::pending_packets() const {
   return impl_->tx_queue_.size() + impl_->ack_pending_.size();
 }
 
-Instant Stack::next_deadline() const { return impl_->wheel_.next_deadline(); }
+Instant Stack::next_deadline() const {
+  return std::min(impl_->wheel_.next_deadline(), impl_->time_wait_wheel_.next_deadline());
+}
 
 Result<Handle, Error> Stack::listen(Ipv4Addr local, std::uint16_t port, std::uint32_t backlog) {
   Impl& m = *impl_;
@@ -805,7 +926,7 @@ Result<Handle, Error> Stack::open(Ipv4Addr remote, std::uint16_t port, const Con
     if (lport == 0) return fail(Error::address_in_use);
   }
   const tcp::FourTuple t{local.value, remote.value, lport, port};
-  if (m.demux_.find(t) != stack::TupleMap::kNone) return fail(Error::address_in_use);
+  if (m.tuple_in_use(t)) return fail(Error::address_in_use);
   const std::uint32_t idx = m.alloc_slot();
   Slot& s = m.slots_[idx];
   s.kind = Slot::Kind::connection;
@@ -1020,7 +1141,7 @@ std::vector<SocketEvent> Stack::drain_events() {
 const Counters& Stack::counters() const { return impl_->counters_; }
 std::size_t Stack::connection_count() const { return impl_->connections_; }
 std::size_t Stack::listener_count() const { return impl_->listener_count_; }
-std::size_t Stack::timer_count() const { return impl_->wheel_.size(); }
+std::size_t Stack::timer_count() const { return impl_->wheel_.size() + impl_->time_wait_wheel_.size(); }
 
 std::size_t Stack::buffered_bytes() const {
   std::size_t n = 0;

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "stack/time_wait_table.hpp"
 #include "stack/timer_wheel.hpp"
 #include "stack/tuple_map.hpp"
 #include "synfin/stack.hpp"
@@ -26,6 +27,8 @@ struct ListenerState {
 };
 
 inline constexpr std::uint32_t kNoSlot = 0xffffffffu;
+// In the deferred-ACK list, an index with this bit names a TIME-WAIT record, not a slot.
+inline constexpr std::uint32_t kTimeWaitTag = 0x80000000u;
 
 struct Slot {
   enum class Kind : std::uint8_t { free, listener, connection };
@@ -77,6 +80,21 @@ struct Stack::Impl : tcp::ConnectionHost {
   void timer_fired(tcp::Connection& c, tcp::TimerKind k) override;
   void ack_deferred(tcp::Connection& c, Instant now) override;
   void flush_acks(Instant now);
+  // Trace notes, for connections and TIME-WAIT records alike (idx kNoSlot: no socket).
+  void note_state(const tcp::FourTuple& t, std::uint32_t idx, TcpState from, TcpState to, StateCause why);
+  void note_drop(const tcp::FourTuple& t, std::uint32_t idx, const wire::TcpSegment& seg, DropReason r);
+  void note_timer(std::uint32_t idx, tcp::TimerKind k);
+
+  // TIME-WAIT in compact records (tcp/time_wait.hpp)
+  void compact(std::uint32_t idx, Instant now);
+  bool time_wait_input(std::uint32_t r, const wire::TcpSegment& seg, Ipv4Addr local, Instant now);
+  void time_wait_ack(std::uint32_t r, Instant now);
+  void time_wait_schedule(std::uint32_t r, Instant deadline, Instant now);
+  void time_wait_remove(std::uint32_t r);
+  void time_wait_expired(std::uint32_t r);
+  bool tuple_in_use(const tcp::FourTuple& t) const {
+    return demux_.find(t) != stack::TupleMap::kNone || time_wait_.find(t) != stack::TimeWaitTable::kNone;
+  }
 
   // packet path
   void receive(std::span<const std::uint8_t> packet, Instant now);
@@ -129,6 +147,10 @@ struct Stack::Impl : tcp::ConnectionHost {
   stack::TupleMap demux_;
   std::unordered_map<std::uint64_t, std::uint32_t> listeners_;
   stack::TimerWheel wheel_;
+  // Connections in TIME-WAIT that no application needs any more, as compact records with
+  // their 2 MSL timers on a wheel of their own (timer ids are record numbers).
+  stack::TimeWaitTable time_wait_;
+  stack::TimerWheel time_wait_wheel_;
   // Packets waiting for transmit(), and spent buffers kept for reuse.
   std::deque<PacketBuffer> tx_queue_;
   std::vector<PacketBuffer> tx_pool_;

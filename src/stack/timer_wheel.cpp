@@ -1,6 +1,7 @@
 // The hierarchical timing wheel. See timer_wheel.hpp.
 #include "stack/timer_wheel.hpp"
 
+#include <algorithm>
 #include <bit>
 
 namespace synfin::stack {
@@ -20,12 +21,12 @@ std::uint64_t TimerWheel::tick_ceil(Instant t) {
 }
 
 void TimerWheel::schedule(std::uint32_t id, Instant deadline) {
-  if (id >= nodes_.size()) nodes_.resize(static_cast<std::size_t>(id) + 1);
+  if (id >= nodes_.size()) nodes_.grow_to(static_cast<std::size_t>(id) + 1);
   if (deadline == kNever) {
     cancel(id);
     return;
   }
-  std::uint64_t expiry = tick_ceil(deadline);
+  std::uint64_t expiry = std::min(tick_ceil(deadline), kMaxExpiry);
   if (expiry < current_) expiry = current_;
   Node& n = nodes_[id];
   if (n.level != kUnlinked) {
@@ -50,7 +51,6 @@ void TimerWheel::link(std::uint32_t id, std::uint64_t expiry) {
   }
   const int slot = static_cast<int>((expiry >> (6 * level)) & 63);
   n.level = static_cast<std::uint8_t>(level);
-  n.slot = static_cast<std::uint8_t>(slot);
   n.prev = kNil;
   n.next = heads_[level][slot];
   if (n.next != kNil) nodes_[n.next].prev = id;
@@ -61,10 +61,11 @@ void TimerWheel::link(std::uint32_t id, std::uint64_t expiry) {
 
 void TimerWheel::unlink(std::uint32_t id) {
   Node& n = nodes_[id];
+  const int slot = slot_of(n);
   if (n.prev != kNil) nodes_[n.prev].next = n.next;
-  else heads_[n.level][n.slot] = n.next;
+  else heads_[n.level][slot] = n.next;
   if (n.next != kNil) nodes_[n.next].prev = n.prev;
-  if (heads_[n.level][n.slot] == kNil) occupied_[n.level] &= ~(std::uint64_t{1} << n.slot);
+  if (heads_[n.level][slot] == kNil) occupied_[n.level] &= ~(std::uint64_t{1} << slot);
   n.level = kUnlinked;
   n.prev = n.next = kNil;
   --count_;

@@ -1,13 +1,14 @@
 // A hierarchical timing wheel: six levels of 64 slots at a 1 ms tick (level l slots are 64^l
-// ticks wide), covering about 2.2 years. Each timer id (a connection slot) has at most one
-// entry. An entry sits at the level of the highest base-64 digit in which its expiry tick
-// differs from the wheel's current tick; when the wheel reaches the start of its slot it
-// moves down. Insert, cancel and expiry are O(1); finding the next deadline looks at six
-// 64-bit occupancy words, never at the timers themselves.
+// ticks wide), covering about 2.2 years. Each timer id (a connection slot, or a TIME-WAIT
+// record) has at most one entry. An entry sits at the level of the highest base-64 digit in
+// which its expiry tick differs from the wheel's current tick; when the wheel reaches the
+// start of its slot it moves down. Insert, cancel and expiry are O(1); finding the next
+// deadline looks at six 64-bit occupancy words, never at the timers themselves.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "synfin/time.hpp"
@@ -30,6 +31,8 @@ class TimerWheel {
     return id < nodes_.size() && nodes_[id].level != kUnlinked;
   }
   std::size_t size() const { return count_; }
+  // Memory held: the nodes (one per id ever scheduled) and the slot heads.
+  std::size_t bytes() const { return nodes_.size() * sizeof(Node) + sizeof(heads_) + sizeof(occupied_); }
 
   // The earliest time at which advance() has work to do: the exact tick of the next expiry
   // at level 0, or the start of the next slot that must move down. kNever when empty.
@@ -70,12 +73,33 @@ class TimerWheel {
   static constexpr std::uint8_t kUnlinked = 0xff;
   static constexpr std::uint64_t kNoTick = ~std::uint64_t{0};
 
+  // 16 bytes: every connection and every TIME-WAIT record has one. The slot is not kept:
+  // it is the expiry's base-64 digit at the node's level.
+  static constexpr std::uint64_t kMaxExpiry = (std::uint64_t{1} << 56) - 1;  // ticks: 2 million years
   struct Node {
-    std::uint64_t expiry = 0;  // in ticks
+    std::uint64_t expiry : 56 = 0;  // in ticks
+    std::uint64_t level : 8 = kUnlinked;
     std::uint32_t prev = kNil;
     std::uint32_t next = kNil;
-    std::uint8_t level = kUnlinked;
-    std::uint8_t slot = 0;
+  };
+  static int slot_of(const Node& n) { return static_cast<int>((n.expiry >> (6 * n.level)) & 63); }
+
+  // The nodes, by id, in fixed chunks: a wheel of a million timers never copies itself as
+  // it grows, nor leaves freed copies behind in the allocator.
+  class Nodes {
+   public:
+    Node& operator[](std::uint32_t id) { return (*chunks_[id >> kShift])[id & kMask]; }
+    const Node& operator[](std::uint32_t id) const { return (*chunks_[id >> kShift])[id & kMask]; }
+    std::size_t size() const { return chunks_.size() << kShift; }
+    void grow_to(std::size_t n) {
+      while (size() < n) chunks_.push_back(std::make_unique<Chunk>());
+    }
+
+   private:
+    static constexpr std::uint32_t kShift = 10;  // 1024 nodes, 16 KiB
+    static constexpr std::uint32_t kMask = (1u << kShift) - 1;
+    using Chunk = std::array<Node, std::size_t{1} << kShift>;
+    std::vector<std::unique_ptr<Chunk>> chunks_;
   };
 
   static std::uint64_t tick_floor(Instant t);
@@ -86,7 +110,7 @@ class TimerWheel {
   std::uint64_t next_tick() const;
   int lowest_level() const;
 
-  std::vector<Node> nodes_;
+  Nodes nodes_;
   std::array<std::array<std::uint32_t, kSlots>, kLevels> heads_;
   std::array<std::uint64_t, kLevels> occupied_{};
   std::uint64_t current_ = 0;

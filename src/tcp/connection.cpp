@@ -1,6 +1,7 @@
 // Connection: construction, user calls (RFC 9293 sections 3.10.1 to 3.10.6), state changes.
 // Segment arrival is in input.cpp, sending in output.cpp, timers in timers.cpp.
 #include "tcp/connection.hpp"
+#include "tcp/time_wait.hpp"
 
 #include <algorithm>
 
@@ -405,6 +406,46 @@ void Connection::enter_time_wait(Instant now) {
   snd_buf_.consume(snd_buf_.size());
   snd_buf_.release();
   if (extras_) extras_->ooo.clear();
+}
+
+bool Connection::compactable() const {
+  if (state_ != TcpState::time_wait) return false;
+  // Nothing in flight either way: our FIN is acknowledged, the ACK of everything received
+  // has gone out (so Last.ACK.sent is RCV.NXT), and only the 2 MSL timer runs.
+  if (!fin_acked() || snd_una_ != snd_max_ || ack_now_ || last_ack_sent_ != rcv_nxt_) return false;
+  if (next_deadline() != time_wait_deadline_) return false;
+  // Nothing left to read, and no SACK block a later ACK would still carry.
+  if (!rcv_buf_.empty() || has_out_of_order() || dsack_pending_) return false;
+  for (std::uint8_t i = 0; i < sack_recent_count_; ++i)
+    if (extras_->sack_recent[i].right > rcv_nxt_) return false;
+  return true;
+}
+
+TimeWaitRecord Connection::to_time_wait_record() {
+  TimeWaitRecord r;
+  r.tuple = tuple_;
+  r.snd_nxt = snd_max_;
+  r.rcv_nxt = rcv_nxt_;
+  r.rcv_wnd = rcv_wnd();
+  r.free_space = rcv_buf_.free_space();
+  r.max_snd_wnd = max_snd_wnd_;
+  r.snd_wl1 = snd_wl1_;
+  r.ts_recent = ts_recent_;
+  r.ts_recent_at = ts_recent_at_;
+  if (extras_) {
+    r.challenge_window = extras_->challenge_window;
+    r.challenge_count = extras_->challenge_count;
+  }
+  r.rcv_wscale = rcv_wscale_;
+  r.snd_wscale = snd_wscale_;
+  r.ts_ok = ts_ok_;
+  r.sack_ok = sack_ok_;
+  // The window the next ACK announces. Nothing is read any more, so the ACK after it
+  // announces the same: window_to_advertise() settles after one call.
+  const Seq adv = rcv_adv_;
+  r.window = window_to_advertise();
+  rcv_adv_ = adv;
+  return r;
 }
 
 void Connection::become_closed(StateCause why, Error err) {

@@ -94,6 +94,7 @@ struct OutSegment {
 };
 
 class Connection;
+struct TimeWaitRecord;
 
 // The owner of a connection: the stack, a test harness, the demo.
 class ConnectionHost {
@@ -246,6 +247,13 @@ class Connection {
   std::uint32_t send_space() const { return snd_buf_.free_space(); }
   bool peer_fin_received() const { return fin_received_; }
   Error error() const { return error_; }
+
+  // TIME-WAIT in a compact record (time_wait.hpp): possible once nothing but TIME-WAIT's own
+  // work is left (the ACK of the peer's FIN sent, no data unread, no SACK block to report).
+  // The record answers every later segment as this connection would; the connection is then
+  // finished with.
+  bool compactable() const;
+  TimeWaitRecord to_time_wait_record();
 
   // The RST (if any) that answers a segment reaching no connection, per RFC 9293 section
   // 3.10.7.1: <SEQ=SEG.ACK><CTL=RST>, or <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
