@@ -277,9 +277,24 @@ bool Connection::check_sequence(const wire::TcpSegment& seg, Seq& seq,
                  (seg.seq < rcv_nxt_ && seg.seq + len > right);
   }
   if (!acceptable && !zero_window_allowance) {
-    // Unacceptable: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, rate limited as challenge ACKs are
-    // (RFC 5961 section 7), and drop. Data wholly below RCV.NXT is a duplicate: D-SACK it.
-    if (!seg.payload.empty() && seg.seq + len <= rcv_nxt_) {
+    // Unacceptable: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, and drop. Data wholly below RCV.NXT
+    // is a duplicate: D-SACK it (RFC 2883).
+    const bool duplicate_data = !seg.payload.empty() && seg.seq + len <= rcv_nxt_;
+    const bool receiving = state_ == TcpState::established || state_ == TcpState::fin_wait_1 ||
+                           state_ == TcpState::fin_wait_2;
+    if (duplicate_data && receiving && !seg.syn()) {
+      // A data sender resending what we hold (its ACK or SACK information was lost or late):
+      // every such segment is answered, with its own D-SACK (Linux does the same; a data
+      // segment is no part of an ACK loop, so the RFC 5961 limit is not needed here). An
+      // unreported D-SACK goes out first rather than be overwritten.
+      if (dsack_pending_ && (ack_now_ || ack_delayed_)) send_ack(now);
+      note_duplicate(seg.seq, seg.seq + static_cast<std::uint32_t>(seg.payload.size()));
+      drop(seg, DropReason::tcp_not_acceptable);
+      ack_now_ = true;
+      return false;
+    }
+    // Otherwise rate limited as challenge ACKs are (RFC 5961 section 7).
+    if (duplicate_data) {
       const Seq first = seg.seq + (seg.syn() ? 1u : 0u);
       note_duplicate(first, first + static_cast<std::uint32_t>(seg.payload.size()));
     }
@@ -567,6 +582,16 @@ void Connection::process_text(Seq seq, std::span<const std::uint8_t> data, bool 
     return;
   }
   Extras& x = extras();
+  if (offset != 0 && sack_ok_ && ack_now_ && sack_recent_count_ > 0) {
+    // MUST-58 has ACKs aggregated over a batch of segments, but one ACK reports only the three
+    // or four most recent SACK blocks (RFC 2018 section 4): a batch that starts several new
+    // blocks would have some blocks never reported, and the sender would resend data we
+    // hold. So an ACK already due with blocks to report goes out before this segment starts
+    // or joins another block; a run of segments growing the newest block still shares one
+    // ACK (Linux sends its compressed SACK early for the same reason).
+    const bool grows_newest = sack_recent_count_ > 0 && x.sack_recent[0].right == seq;
+    if (!grows_newest) send_ack(now);
+  }
   // Data we already hold out of order arrived again, in whole or in part: report the
   // (first) duplicated range as a D-SACK (RFC 2883 section 4).
   const auto end = offset + static_cast<std::uint32_t>(data.size());
