@@ -20,10 +20,13 @@
 # the kernel retransmitted them. With SACK on: synfin's SYN offers SACK-permitted, its ACKs
 # carry SACK blocks (tshark), the kernel recovered by SACK (nstat TcpExtTCPSackRecovery).
 # With SACK off: no SACK-permitted, no SACK block, no SACK recovery, Reno recovery instead.
-# And, with BBR, that SACK on is at least SYNFIN_SACK_MIN_RATIO (2) times as fast.
+# And that SACK repairs the losses without resending what arrived: the kernel's retransmissions
+# per dropped segment with SACK on are at most half of those with SACK off (measured: about
+# 1.5 against about 29). The times are printed, not asserted: these machines are shared and
+# a timing ratio there is noise (CI once saw 1.7x where the development machine saw 5x).
 # Usage: sack_test.sh SYNFIN
-# Environment: SYNFIN_SACK_MB (100), SYNFIN_SACK_KERNEL_CC (bbr when available),
-# SYNFIN_SACK_MIN_RATIO (2 with BBR, not asserted otherwise).
+# Environment: SYNFIN_SACK_MB (100 with BBR, 20 otherwise), SYNFIN_SACK_KERNEL_CC (bbr when
+# available).
 source "$(dirname "$0")/lib.sh"
 interop_init sack "$1"
 command -v tshark >/dev/null || skip "tshark is not installed (make test installs it)"
@@ -39,11 +42,9 @@ if [ -z "$KCC" ]; then
 fi
 if [ "$KCC" = bbr ]; then
   MB=${SYNFIN_SACK_MB:-100}
-  MIN_RATIO=${SYNFIN_SACK_MIN_RATIO:-2}
 else
-  # Loss-based: see above. Smaller, and the speed-up reported, not asserted.
+  # Loss-based: see above. Smaller, since the Mathis bound holds both runs to under 1 MB/s.
   MB=${SYNFIN_SACK_MB:-20}
-  MIN_RATIO=${SYNFIN_SACK_MIN_RATIO:-0}
 fi
 LOSS=1
 DELAY=10ms
@@ -105,6 +106,7 @@ run() {
   sacked=$(tshark -r "$WORK/acks-$mode.pcap" -Y 'tcp.options.sack_le' 2>/dev/null | wc -l)
   acks=$(capinfos -c -M "$WORK/acks-$mode.pcap" 2>/dev/null | awk '/Number of packets/ {print $NF}')
   printf -v "T_$mode" '%s' $((t1 - t0))
+  printf -v "R_$mode" '%s' "$(awk -v r="$retrans" -v d="$drops" 'BEGIN {printf "%.2f", (d > 0 ? r / d : 0)}')"
   echo "    --sack $mode: $MB MB exact in $((t1 - t0)) ms ($(awk -v b=$(( MB * 1048576 )) -v ms=$((t1 - t0)) 'BEGIN {printf "%.1f", b / 1000 / ms}') MB/s);" \
     "$drops segments dropped by nftables, $tundrops by the TUN queue; the kernel retransmitted $retrans," \
     "recovered $sackrec times by SACK and $renorec by Reno, $rtos RTOs;" \
@@ -127,12 +129,9 @@ note "$MB MB from the kernel ($KCC) to synfin get, ${LOSS}% loss on the path (nf
 run on
 run off
 ratio=$(awk -v a="$T_off" -v b="$T_on" 'BEGIN {printf "%.2f", a / b}')
-echo "    SACK on $T_on ms, SACK off $T_off ms: SACK on is ${ratio}x as fast (kernel sender: $KCC)"
-if awk -v m="$MIN_RATIO" 'BEGIN {exit !(m > 0)}'; then
-  awk -v r="$ratio" -v m="$MIN_RATIO" 'BEGIN {exit !(r >= m)}' ||
-    die "SACK on was only ${ratio}x as fast as SACK off; at least ${MIN_RATIO}x expected"
-else
-  echo "    note: the speed-up is not asserted with a loss-based sender ($KCC): see the top of $(basename "$0")"
-fi
+echo "    SACK on $T_on ms, SACK off $T_off ms: SACK on is ${ratio}x as fast (kernel sender: $KCC; not asserted)"
+echo "    kernel retransmissions per dropped segment: $R_on with SACK on, $R_off with SACK off"
+awk -v on="$R_on" -v off="$R_off" 'BEGIN {exit !(on * 2 <= off)}' ||
+  die "SACK on did not spare retransmissions: $R_on per dropped segment against $R_off with SACK off (at most half expected)"
 assert_no_stuck "at the end"
 echo "sack_test: OK in $(( ($(now_ms) - START) / 1000 )) s"
