@@ -22,8 +22,9 @@
 # With SACK off: no SACK-permitted, no SACK block, no SACK recovery, Reno recovery instead.
 # And that SACK repairs the losses without resending what arrived: the kernel's retransmissions
 # per dropped segment with SACK on are at most half of those with SACK off (measured: about
-# 1.5 against about 29). The times are printed, not asserted: these machines are shared and
-# a timing ratio there is noise (CI once saw 1.7x where the development machine saw 5x).
+# 1.0 against about 30), and that SACK on finished first. The speed-up itself is printed, not
+# asserted: these machines are shared, and CI once saw 1.7x where the development machine saw
+# 4.5 to 6x, so a timing ratio there would be noise, not a finding.
 # Usage: sack_test.sh SYNFIN
 # Environment: SYNFIN_SACK_MB (100 with BBR, 20 otherwise), SYNFIN_SACK_KERNEL_CC (bbr when
 # available).
@@ -129,8 +130,10 @@ note "$MB MB from the kernel ($KCC) to synfin get, ${LOSS}% loss on the path (nf
 run on
 run off
 ratio=$(awk -v a="$T_off" -v b="$T_on" 'BEGIN {printf "%.2f", a / b}')
-echo "    SACK on $T_on ms, SACK off $T_off ms: SACK on is ${ratio}x as fast (kernel sender: $KCC; not asserted)"
+echo "    SACK on $T_on ms, SACK off $T_off ms: SACK on is ${ratio}x as fast (kernel sender: $KCC)"
 echo "    kernel retransmissions per dropped segment: $R_on with SACK on, $R_off with SACK off"
+awk -v a="$T_off" -v b="$T_on" 'BEGIN {exit !(b < a)}' ||
+  die "SACK on ($T_on ms) was not faster than SACK off ($T_off ms)"
 awk -v on="$R_on" -v off="$R_off" 'BEGIN {exit !(on * 2 <= off)}' ||
   die "SACK on did not spare retransmissions: $R_on per dropped segment against $R_off with SACK off (at most half expected)"
 assert_no_stuck "at the end"
