@@ -603,10 +603,12 @@ void Stack::Impl::tcp_input(const wire::Ipv4Packet& ip, Instant now) {
   if (idx != stack::TupleMap::kNone) {
     Slot& s = slots_[idx];
     tcp::Connection& c = *s.conn;
-    // MAY-2: a SYN in TIME-WAIT whose sequence number lies beyond the old connection's
-    // may open a new incarnation; the old one goes.
-    if (c.state() == TcpState::time_wait && seg->syn() && !seg->ack_flag() && !seg->rst() &&
-        seg->seq > c.rcv_nxt() && find_listener(ip.header.dst, seg->dst_port) != kNoSlot) {
+    // MAY-2 and RFC 6191 (SHLD-4): a SYN in TIME-WAIT beyond the old connection's sequence
+    // space, or with a newer timestamp, may open a new incarnation; the old one goes.
+    if (c.state() == TcpState::time_wait &&
+        tcp::syn_reopens_time_wait(*seg, c.rcv_nxt(), c.timestamps_in_use(), c.ts_recent(),
+                                   config_for(ip.header.dst).timestamps) &&
+        find_listener(ip.header.dst, seg->dst_port) != kNoSlot) {
       free_slot(idx);
       idx = stack::TupleMap::kNone;
     } else if (c.state() == TcpState::syn_received && s.parent != kNoSlot && seg->ack_flag() &&

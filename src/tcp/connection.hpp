@@ -237,6 +237,8 @@ class Connection {
   Seq snd_una() const { return snd_una_; }
   Seq snd_nxt() const { return snd_nxt_; }
   Seq rcv_nxt() const { return rcv_nxt_; }
+  bool timestamps_in_use() const { return ts_ok_; }
+  std::uint32_t ts_recent() const { return ts_recent_; }
   std::uint32_t snd_wnd() const { return snd_wnd_; }
   std::uint32_t rcv_wnd() const;
   std::uint16_t snd_mss() const { return snd_mss_; }

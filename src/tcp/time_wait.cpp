@@ -50,12 +50,22 @@ void drop(TimeWaitVerdict& v, DropReason why) {
 
 }  // namespace
 
+bool syn_reopens_time_wait(const wire::TcpSegment& seg, Seq rcv_nxt, bool ts_used, std::uint32_t ts_recent,
+                           bool timestamps_wanted) {
+  if (!seg.syn() || seg.ack_flag() || seg.rst()) return false;
+  if (ts_used && timestamps_wanted && seg.options.has_timestamps) {
+    const auto newer = static_cast<std::int32_t>(seg.options.ts_val - ts_recent);
+    if (newer != 0) return newer > 0;
+  }
+  return seg.seq > rcv_nxt;
+}
+
 TimeWaitVerdict time_wait_arrives(TimeWaitRecord& r, const wire::TcpSegment& seg, const TcpConfig& cfg,
                                   bool listening, Instant now) {
   TimeWaitVerdict v;
   // MAY-2 (the Stack's demultiplexing): a SYN whose sequence number lies beyond the old
   // connection's may open a new incarnation through the listener.
-  if (listening && seg.syn() && !seg.ack_flag() && !seg.rst() && seg.seq > r.rcv_nxt) {
+  if (listening && syn_reopens_time_wait(seg, r.rcv_nxt, r.ts_ok, r.ts_recent, cfg.timestamps)) {
     v.action = TimeWaitVerdict::Action::reopen;
     return v;
   }

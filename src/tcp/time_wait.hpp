@@ -72,6 +72,14 @@ struct TimeWaitVerdict {
   DropReason drop = DropReason::tcp_unexpected;
 };
 
+// May a SYN (no ACK, no RST) reaching a connection in TIME-WAIT open a new incarnation of
+// its 4-tuple? RFC 6191 (SHLD-4) when the old incarnation used timestamps and the new one
+// would (the SYN carries them and `timestamps_wanted`): a newer TSval than TS.Recent, or the
+// same TSval with a sequence number beyond RCV.NXT; otherwise RFC 1122's rule (MAY-2): a
+// sequence number beyond RCV.NXT. The owner asks only when a listener would take the SYN.
+bool syn_reopens_time_wait(const wire::TcpSegment& seg, Seq rcv_nxt, bool ts_used, std::uint32_t ts_recent,
+                           bool timestamps_wanted);
+
 // The segment-arrival steps of RFC 9293 section 3.10.7.4 for TIME-WAIT, with RFC 7323 PAWS
 // and the RFC 5961 defences. `listening`: a listener would take a new SYN on this port
 // (MAY-2). Updates the record (TS.Recent, the challenge-ACK limiter, a D-SACK block, a due

@@ -307,6 +307,88 @@ TEST_F(CompactTimeWait, Rfc7323PawsDropsAnOldTimestampAndTheAckEchoesTsRecent) {
   EXPECT_EQ(s.counters().drop_count(DropReason::tcp_no_timestamp), 1u);
 }
 
+// RFC 6191 (SHLD-4): with timestamps in both incarnations, the timestamp decides whether a
+// SYN may reopen TIME-WAIT, not the sequence number alone. The same for a compact record
+// (parameter true) and for a whole connection left in TIME-WAIT (false).
+class TimeWaitTimestampReopen : public CompactTimeWait, public ::testing::WithParamInterface<bool> {
+ protected:
+  static StackConfig cfg() {
+    StackConfig c = config();
+    c.compact_time_wait = GetParam();
+    return c;
+  }
+  TimeWaitTimestampReopen() : CompactTimeWait(cfg()) {}
+
+  // Up to TIME-WAIT with timestamps: TS.Recent is then 5002 (the peer's FIN).
+  void to_time_wait_with_timestamps() {
+    wire::TcpOptions o;
+    o.has_mss = true;
+    o.mss = 1460;
+    o.has_timestamps = true;
+    o.ts_val = 5000;
+    to_time_wait(o);
+    ASSERT_EQ(s.counters().time_wait_compacted, GetParam() ? 1u : 0u);
+    advance(1s);
+  }
+  Seg syn(std::uint32_t seq, std::optional<std::uint32_t> ts_val) const {
+    Seg x{.seq = seq, .flags = flag::SYN};
+    x.opt.has_mss = true;
+    x.opt.mss = 1460;
+    if (ts_val) {
+      x.opt.has_timestamps = true;
+      x.opt.ts_val = *ts_val;
+    }
+    return x;
+  }
+  bool answered_with_syn_ack(const std::vector<Captured>& out, std::uint32_t seq) const {
+    return out.size() == 1 && out[0].tcp->flags == (flag::SYN | flag::ACK) && out[0].tcp->ack.raw() == seq + 1;
+  }
+  std::uint64_t syn_received() const {
+    return s.counters().connections_by_state[static_cast<std::size_t>(TcpState::syn_received)];
+  }
+};
+
+TEST_P(TimeWaitTimestampReopen, ANewerTimestampReopensEvenBelowTheOldSequenceSpace) {
+  to_time_wait_with_timestamps();
+  const std::uint32_t seq = rcv_nxt() - 50000;  // a random ISN may well fall below RCV.NXT
+  auto out = inject(syn(seq, 6000));
+  EXPECT_TRUE(answered_with_syn_ack(out, seq));
+  EXPECT_EQ(time_wait(), 0u);
+  EXPECT_EQ(syn_received(), 1u);
+}
+
+TEST_P(TimeWaitTimestampReopen, AnOlderTimestampKeepsTimeWaitEvenBeyondTheOldSequenceSpace) {
+  to_time_wait_with_timestamps();
+  const std::uint32_t seq = rcv_nxt() + 100000;
+  auto out = inject(syn(seq, 4000));
+  EXPECT_FALSE(answered_with_syn_ack(out, seq));
+  for (const auto& c : out) EXPECT_FALSE(c.tcp->flags & flag::SYN);
+  EXPECT_EQ(time_wait(), 1u);
+  EXPECT_EQ(syn_received(), 0u);
+}
+
+TEST_P(TimeWaitTimestampReopen, AnEqualTimestampFallsBackToTheSequenceNumber) {
+  to_time_wait_with_timestamps();
+  EXPECT_FALSE(answered_with_syn_ack(inject(syn(rcv_nxt() - 10, 5002)), rcv_nxt() - 10));
+  EXPECT_EQ(time_wait(), 1u);
+  const std::uint32_t seq = rcv_nxt() + 100000;
+  EXPECT_TRUE(answered_with_syn_ack(inject(syn(seq, 5002)), seq));
+  EXPECT_EQ(time_wait(), 0u);
+}
+
+TEST_P(TimeWaitTimestampReopen, ASynWithoutTimestampsIsJudgedBySequenceNumber) {
+  to_time_wait_with_timestamps();
+  // The new incarnation would not use timestamps: RFC 1122's rule (MAY-2) alone.
+  EXPECT_FALSE(answered_with_syn_ack(inject(syn(rcv_nxt() - 10, std::nullopt)), rcv_nxt() - 10));
+  EXPECT_EQ(time_wait(), 1u);
+  const std::uint32_t seq = rcv_nxt() + 100000;
+  EXPECT_TRUE(answered_with_syn_ack(inject(syn(seq, std::nullopt)), seq));
+  EXPECT_EQ(time_wait(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(CompactAndWhole, TimeWaitTimestampReopen, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "Compact" : "Whole"; });
+
 TEST_F(CompactTimeWait, AHandleStillHeldKeepsTheWholeConnectionUntilClosed) {
   h = open();
   ASSERT_EQ(s.shutdown(h, now), Error::none);  // a half-close: the application still reads
