@@ -44,7 +44,14 @@ int main(int argc, char** argv) {
   synfin::tools::BenchOptions bench;
   auto* b = synfin::tools::add_bench_command(app, bench);
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; every usage error exits 1, as the commands' help says
+    // (CLI11's own codes, 105 and up, would collide with nothing useful to a script).
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 1;
+  }
   if (p->parsed()) return synfin::tools::run_pkt(pkt);
   if (b->parsed()) return synfin::tools::run_bench(bench);
   if (d->parsed()) {
