@@ -184,6 +184,20 @@ std::size_t Parser::feed_head(std::string_view in) {
     if (head_.size() > limits_.max_head) {
       return fail(431, "header section larger than " + std::to_string(limits_.max_head) + " bytes"), i;
     }
+    // A response starts with "HTTP/": a server speaking something else (an SSH banner, a bare
+    // HTML page) is refused at its first bytes, not once its connection closes.
+    if (kind_ == Kind::response && lines_ == 0 && !head_.empty() && head_[0] != '\r' && head_[0] != '\n') {
+      constexpr std::string_view kVersion = "HTTP/";
+      const std::size_t n = std::min(head_.size(), kVersion.size());
+      if (std::string_view(head_).substr(0, n) != kVersion.substr(0, n)) {
+        std::string start;
+        for (char c : std::string_view(head_).substr(0, 24)) {
+          if (c == '\r' || c == '\n') break;
+          start += (c >= 0x20 && c < 0x7f) ? c : '?';
+        }
+        return fail(400, "not an HTTP response (it begins \"" + start + "\")"), i;
+      }
+    }
     if (nl == std::string_view::npos) return i;
     const std::string_view line =
         strip_cr(std::string_view(head_).substr(line_start_, head_.size() - 1 - line_start_));

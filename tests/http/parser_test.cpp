@@ -194,6 +194,20 @@ TEST(HttpResponse, NotHttpIsRefused) {
   }
 }
 
+TEST(HttpResponse, NotHttpIsRefusedAtItsFirstBytesWithWhatItWas) {
+  // No end of line yet: the first bytes already say it is not HTTP.
+  auto r = feed(Parser::Kind::response, "SSH-2.0-Open");
+  EXPECT_TRUE(r.parser.failed());
+  EXPECT_NE(r.parser.error().find("not an HTTP response"), std::string::npos) << r.parser.error();
+  EXPECT_NE(r.parser.error().find("SSH-2.0-Open"), std::string::npos) << r.parser.error();
+  // A prefix of "HTTP/" is still waiting for more, not refused.
+  for (const char* partial : {"H", "HTT", "HTTP/", "HTTP/1.1 20"}) {
+    auto p = feed(Parser::Kind::response, partial);
+    EXPECT_FALSE(p.parser.failed()) << partial << ": " << p.parser.error();
+    EXPECT_FALSE(p.parser.head_done()) << partial;
+  }
+}
+
 // Garbage never crashes the parser, never makes it take bytes past what it reports, and it
 // always ends in a definite state once the input is over (for requests: a complete message,
 // an error, or waiting for more).

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `synfin get` (synfin's TCP) against servers the kernel runs in a private namespace:
 #  - python3 -m http.server: a 50 MB file byte-exact, HEAD, 404 (exit 8);
-#  - a closed port: refused at once (exit 3);
+#  - a closed port: refused at once (exit 3); a server answering with an SSH banner: a bad
+#    response (exit 6);
 #  - an address whose packets are all dropped: a timeout after --connect-timeout (exit 5);
 #  - the kernel side failing mid-transfer: its socket reset (ss -K) gives "reset" (exit 4),
 #    its process killed gives "closed after N of M bytes" (exit 4), the network cut gives a
@@ -85,6 +86,18 @@ rc=0
 get "http://example.invalid/" 2>"$WORK/url.log" || rc=$?
 [ $rc -eq 1 ] && grep -q "not an IPv4 address" "$WORK/url.log" || die "a host name gave exit $rc"
 echo "    refused in $refused_ms ms; timeout after $((t1 - t0)) ms with --connect-timeout 2; bad URLs rejected"
+
+note "a server that does not speak HTTP"
+# socat answers every connection with an SSH banner and closes: not an HTTP response (exit 6).
+ip netns exec "$NS" socat TCP-LISTEN:8300,bind="$KADDR",reuseaddr,fork \
+  SYSTEM:'echo SSH-2.0-OpenSSH_9.2p1 Debian-2; sleep 0.2' >"$WORK/socat-ssh.log" 2>&1 &
+track $!
+for _ in $(seq 50); do nsx ss -ltnH "sport = :8300" | grep -q . && break; sleep 0.1; done
+rc=0
+get "http://$KADDR:8300/" -o "$WORK/ssh.out" 2>"$WORK/ssh.log" || rc=$?
+[ $rc -eq 6 ] && grep -q "bad response" "$WORK/ssh.log" || die "a non-HTTP answer gave exit $rc: $(cat "$WORK/ssh.log")"
+[ ! -s "$WORK/ssh.out" ] || die "a non-HTTP answer was written out as a body"
+echo "    $(grep 'synfin get:' "$WORK/ssh.log") (exit 6)"
 
 note "the kernel side failing mid-transfer"
 ip netns exec "$NS" python3 "$HERE/slow_server.py" "$KADDR" 8200 50000000 >"$WORK/slow.log" 2>&1 &
