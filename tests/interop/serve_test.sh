@@ -8,6 +8,7 @@
 #    431, 413, Connection: close, Keep-Alive, --max-requests, --idle-timeout,
 #    --max-connections; a client killed mid-transfer resets (logged, the server goes on);
 #    SIGTERM finishes the response in flight, then exits with nothing left open.
+#  - an idle server sleeps: a few event-loop wake-ups and no CPU in 3 s (no busy polling).
 # With --impaired: the transfers only, with 5% loss on the kernel's side (nftables) and
 # delay, jitter, reordering and duplication from synfin's --impair.
 # Usage: serve_test.sh SYNFIN [--impaired]
@@ -252,6 +253,23 @@ nsx curl -s -o /dev/null --max-time 0.5 "$URL/f1.bin" || rc=$?
 [ "$(code --max-time 5 "$URL/f1.bin")" = 200 ] || die "a waiting connection was not served once others closed"
 stop_synfin "$LIMITS" || die "synfin serve (limits) exited with status $?"
 echo "    3 connections for 12 requests; idle close after ~1 s; the third connection waited"
+
+# --- idle: the event loop sleeps until a packet or a deadline, it does not poll ---------------
+note "an idle server sleeps"
+start_synfin idle serve --tun "$TUN" --addr "$SADDR/24" --root "$ROOT" --quiet --stats
+IDLE=$SYNFIN_PID
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu0=$(ticks "$IDLE")
+sleep 3
+cpu1=$(ticks "$IDLE")
+stop_synfin "$IDLE" || die "synfin serve (idle) exited with status $?"
+wakeups=$(sed -n 's/^event loop: \([0-9]*\) wake-ups.*/\1/p' "$WORK/idle.log")
+[ -n "$wakeups" ] || die "serve --stats printed no event-loop line: $(tail -5 "$WORK/idle.log")"
+# Whatever the kernel sends to a new device (IPv6 router solicitations and the like) wakes
+# it a few times; a polling loop would wake thousands of times and burn a core.
+[ "$wakeups" -lt 50 ] || die "an idle server woke up $wakeups times in 3 s"
+[ $((cpu1 - cpu0)) -le 10 ] || die "an idle server used $((cpu1 - cpu0)) clock ticks of CPU in 3 s"
+echo "    3 s idle: $wakeups wake-ups, $((cpu1 - cpu0)) clock ticks of CPU"
 
 # --- a device synfin creates itself, given the kernel's address -----------------------------
 note "--tun on a new device with --kernel-addr; the built-in page"
