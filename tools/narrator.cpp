@@ -64,6 +64,7 @@ void Narrator::on_trace(const TraceEvent& e) {
     me.have_isn = true;
     me.isn = s.seq;
   }
+  if (s.flags & flag::SYN) me.offered_sack = s.options.sack_permitted;
   ++st.segments;
   if (s.retransmission) ++st.retransmissions;
   st.payload_bytes += s.payload_len;
@@ -82,11 +83,12 @@ void Narrator::on_trace(const TraceEvent& e) {
   }
   const std::string opts = wire::options_to_string(shown);
   if (!opts.empty()) what += " <" + opts + ">";
-  // The sender's congestion state, when it is sending data.
+  // The sender's congestion state, when it is sending data: cwnd, ssthresh once a loss has
+  // set it, and the loss recovery under way.
   if (s.payload_len > 0 && e.cwnd > 0) {
-    what += e.ssthresh >= 0x7fffffffu ? fmt::format("  [cwnd {}]", e.cwnd)
-                                      : fmt::format("  [cwnd {} ssthresh {}{}]", e.cwnd, e.ssthresh,
-                                                    e.in_recovery ? ", in recovery" : "");
+    const std::string recovery = e.in_recovery ? ", " + recovery_kind(me, peer) : "";
+    what += e.ssthresh >= 0x7fffffffu ? fmt::format("  [cwnd {}{}]", e.cwnd, recovery)
+                                      : fmt::format("  [cwnd {} ssthresh {}{}]", e.cwnd, e.ssthresh, recovery);
   }
   std::string other;
   for (const auto& [name, _] : sides_)
@@ -153,7 +155,17 @@ std::string Narrator::explain(const TraceEvent& e, Flow& me, Flow& peer, const s
   }
   std::string text;
   if (s.payload_len > 0) {
-    if (s.retransmission) {
+    if (s.retransmission && e.in_recovery && me.offered_sack && peer.offered_sack) {
+      text = fmt::format(fmt::runtime(tr("fast retransmission of bytes {}-{}: the peer's SACK blocks show a hole "
+                                         "here (RFC 6675 loss recovery)",
+                                         "快速重传第 {}-{} 字节：对端的 SACK 块表明这里有空洞（RFC 6675 丢失恢复）")),
+                         rseq, rseq + s.payload_len - 1);
+    } else if (s.retransmission && e.in_recovery) {
+      text = fmt::format(fmt::runtime(tr("fast retransmission of bytes {}-{}: duplicate ACKs show they were lost "
+                                         "(RFC 6582 NewReno recovery)",
+                                         "快速重传第 {}-{} 字节：重复确认表明它们已丢失（RFC 6582 NewReno 恢复）")),
+                         rseq, rseq + s.payload_len - 1);
+    } else if (s.retransmission) {
       text = fmt::format(fmt::runtime(tr("retransmission of bytes {}-{}: the first copy was not acknowledged in time",
                                          "重传第 {}-{} 字节：第一次发送未及时得到确认")),
                          rseq, rseq + s.payload_len - 1);
@@ -208,6 +220,11 @@ std::string Narrator::explain(const TraceEvent& e, Flow& me, Flow& peer, const s
                        other, rack - 1);
   }
   return "";
+}
+
+std::string Narrator::recovery_kind(const Flow& me, const Flow& peer) const {
+  return me.offered_sack && peer.offered_sack ? tr("in SACK recovery (RFC 6675)", "处于 SACK 恢复（RFC 6675）")
+                                              : tr("in NewReno recovery (RFC 6582)", "处于 NewReno 恢复（RFC 6582）");
 }
 
 void Narrator::summary(Instant end) {

@@ -49,7 +49,11 @@ class Narrator : public TraceSink {
     bool last_was_probe = false;   // its last segment was a keep-alive probe
     std::uint32_t last_ack = 0;
     bool sent_any_ack = false;
+    bool offered_sack = false;     // its SYN carried SACK-permitted (RFC 2018)
   };
+  // The loss recovery a sender in recovery runs: RFC 6675 when both SYNs offered SACK (the
+  // stacks offer it whenever it is configured), else RFC 6582 NewReno.
+  std::string recovery_kind(const Flow& me, const Flow& peer) const;
   std::string explain(const TraceEvent& e, Flow& me, Flow& peer, const std::string& who,
                       const std::string& other);
   void line(Instant at, std::string_view who, const std::string& what, const std::string& why);

@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "synfin/config.hpp"
@@ -139,7 +140,28 @@ struct SocketOptions {
   // No TCP options at all in the handshake, not even MSS (BSD's TCP_NOOPT). Set it before
   // connect(), or on a listener for the connections it accepts.
   std::optional<bool> no_options;
+  // The congestion control of this connection (RFC 9438 CUBIC or RFC 5681 NewReno); the
+  // stack's TcpConfig::congestion by default. Set it before connect() (open() then start()),
+  // on a listener for the connections it accepts, or on an established connection, which
+  // goes on from its current cwnd and ssthresh.
+  std::optional<CongestionAlgorithm> congestion;
 };
+
+// Which loss recovery a connection is in.
+enum class RecoveryKind : std::uint8_t {
+  none,
+  sack,     // RFC 6675, driven by the SACK scoreboard (SACK was negotiated)
+  newreno,  // RFC 6582, for a peer without SACK
+};
+
+constexpr std::string_view to_string(RecoveryKind k) {
+  switch (k) {
+    case RecoveryKind::none: return "none";
+    case RecoveryKind::sack: return "sack";
+    case RecoveryKind::newreno: return "newreno";
+  }
+  return "?";
+}
 
 struct SocketInfo {
   TcpState state = TcpState::closed;
@@ -168,6 +190,22 @@ struct SocketInfo {
   std::uint32_t timeouts = 0;
   std::uint32_t dupacks_received = 0;
   bool in_recovery = false;
+  RecoveryKind recovery = RecoveryKind::none;
+  CongestionAlgorithm congestion = CongestionAlgorithm::cubic;
+  // Options negotiated in the handshake (RFC 7323, RFC 2018) and the window shifts in use.
+  bool sack = false;
+  bool timestamps = false;
+  bool window_scaling = false;
+  std::uint8_t snd_wscale = 0;     // applied to the windows the peer announces
+  std::uint8_t rcv_wscale = 0;     // applied to the windows we announce
+  // The sender's SACK scoreboard: bytes above SND.UNA the peer has SACKed, in how many
+  // disjoint blocks.
+  std::uint32_t sacked_bytes = 0;
+  std::uint32_t sack_blocks = 0;
+  std::uint32_t fast_retransmits = 0;  // loss recoveries entered (NewReno or SACK)
+  std::uint32_t sack_recoveries = 0;   // ... of which RFC 6675 SACK recoveries
+  std::uint32_t dsacks_received = 0;   // D-SACK blocks from the peer (RFC 2883)
+  std::uint32_t paws_drops = 0;        // segments dropped by PAWS (RFC 7323 section 5)
   Error last_error = Error::none;
   bool listening = false;
   std::uint32_t recv_buffer = 0;   // current buffer capacities (they grow with auto-tuning)

@@ -617,7 +617,7 @@ void Stack::Impl::tcp_input(const wire::Ipv4Packet& ip, Instant now) {
       // The accept queue is full: ignore the ACK that would complete the handshake; the
       // SYN-ACK is retransmitted and the peer's ACK comes again (Linux's choice).
       ++counters_.listen_overflows;
-      count_drop(DropReason::tcp_listen_overflow);
+      note_drop(t, idx, *seg, DropReason::tcp_listen_overflow);  // counted and traced
       return;
     } else {
       call(idx, now, [&](tcp::Connection& conn) { conn.on_segment(*seg, now); });
@@ -653,9 +653,9 @@ void Stack::Impl::listen_input(std::uint32_t lidx, const wire::TcpSegment& seg,
   const std::uint32_t syn_limit = std::min(l.backlog, cfg_.max_syn_backlog);
   if (l.accept_queue.size() >= l.backlog || l.syn_queue >= syn_limit ||
       connections_ >= cfg_.max_connections) {
-    // Full: drop the SYN; the peer retries (counted).
+    // Full: drop the SYN; the peer retries (counted and traced).
     ++counters_.listen_overflows;
-    count_drop(DropReason::tcp_listen_overflow);
+    note_drop(t, kNoSlot, seg, DropReason::tcp_listen_overflow);  // reached no connection
     return;
   }
   const std::uint32_t idx = alloc_slot();
@@ -671,6 +671,7 @@ void Stack::Impl::listen_input(std::uint32_t lidx, const wire::TcpSegment& seg,
   ++connections_;
   demux_.insert(t, idx);
   if (l.child_options.no_options) s.conn->set_no_options(*l.child_options.no_options);
+  if (l.child_options.congestion) s.conn->set_congestion(*l.child_options.congestion);
   if (l.child_options.send_buffer || l.child_options.recv_buffer) {
     (void)s.conn->set_buffer_sizes(l.child_options.send_buffer.value_or(cfg_.tcp.send_buffer),
                                    l.child_options.recv_buffer.value_or(cfg_.tcp.recv_buffer));
@@ -682,6 +683,7 @@ void Stack::Impl::listen_input(std::uint32_t lidx, const wire::TcpSegment& seg,
   if (slots_[idx].conn && slots_[idx].conn->state() != TcpState::closed) {
     SocketOptions rest = l.child_options;
     rest.no_options.reset();
+    rest.congestion.reset();
     rest.send_buffer.reset();
     rest.recv_buffer.reset();
     (void)apply_options(idx, rest, now);
@@ -1037,6 +1039,7 @@ Error Stack::set_options(Handle h, const SocketOptions& o, Instant now) {
     if (o.send_buffer) c.send_buffer = o.send_buffer;
     if (o.recv_buffer) c.recv_buffer = o.recv_buffer;
     if (o.syn_timeout) c.syn_timeout = o.syn_timeout;
+    if (o.congestion) c.congestion = o.congestion;
     return Error::none;
   }
   return m.apply_options(h.index, o, now);
@@ -1062,6 +1065,7 @@ Error Stack::Impl::apply_options(std::uint32_t idx, const SocketOptions& o, Inst
       }
     }
     if (o.syn_timeout) c.set_syn_timeout(*o.syn_timeout);
+    if (o.congestion) c.set_congestion(*o.congestion);
     if (o.no_delay) c.set_no_delay(*o.no_delay, now);
     if (o.keepalive_idle || o.keepalive_interval || o.keepalive_probes) {
       c.set_keepalive_params(o.keepalive_idle.value_or(Duration::zero()),
@@ -1086,6 +1090,7 @@ Result<SocketInfo, Error> Stack::info(Handle h) const {
     i.local_port = s->listener->port;
     i.accept_queue = static_cast<std::uint32_t>(s->listener->accept_queue.size());
     i.syn_queue = s->listener->syn_queue;
+    i.congestion = s->listener->child_options.congestion.value_or(m.cfg_.tcp.congestion);
     return i;
   }
   const auto c = s->conn->info();
@@ -1116,6 +1121,19 @@ Result<SocketInfo, Error> Stack::info(Handle h) const {
   i.timeouts = c.timeouts;
   i.dupacks_received = c.dupacks_received;
   i.in_recovery = c.in_recovery;
+  i.recovery = !c.in_recovery ? RecoveryKind::none : c.sack_recovery ? RecoveryKind::sack : RecoveryKind::newreno;
+  i.congestion = c.congestion;
+  i.sack = c.sack;
+  i.timestamps = c.timestamps;
+  i.window_scaling = c.window_scaling;
+  i.snd_wscale = c.snd_wscale;
+  i.rcv_wscale = c.rcv_wscale;
+  i.sacked_bytes = c.sacked_bytes;
+  i.sack_blocks = c.sack_blocks;
+  i.fast_retransmits = c.fast_retransmits;
+  i.sack_recoveries = c.sack_recoveries;
+  i.dsacks_received = c.dsacks_received;
+  i.paws_drops = c.paws_drops;
   i.last_error = c.last_error;
   i.recv_buffer = c.recv_buffer;
   i.send_buffer = c.send_buffer;

@@ -38,6 +38,16 @@ class Congestion {
   }
 
   void set_smss(std::uint32_t smss) { smss_ = smss; }
+  // Another algorithm from now on (a socket option on a running connection): cwnd and
+  // ssthresh carry over; the new algorithm's own state starts afresh.
+  void set_algorithm(CongestionAlgorithm algo) {
+    if (algo == algo_) return;
+    algo_ = algo;
+    ca_acc_ = 0;
+    ca_frac_ = 0;
+    w_max_ = 0;
+    epoch_started_ = false;
+  }
   CongestionAlgorithm algorithm() const { return algo_; }
   std::uint32_t cwnd() const { return cwnd_; }
   std::uint32_t ssthresh() const { return ssthresh_; }

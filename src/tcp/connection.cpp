@@ -362,9 +362,10 @@ ConnectionInfo Connection::info() const {
   i.snd_wscale = snd_wscale_;
   i.rcv_wscale = rcv_wscale_;
   i.sacked_bytes = sacked_bytes_;
+  i.sack_blocks = static_cast<std::uint32_t>(scoreboard().size());
   i.recv_buffer = rcv_buf_.capacity();
   i.send_buffer = snd_buf_.capacity();
-  i.congestion = cc_.algorithm();
+  i.congestion = cc_algo_;  // cc_ takes it over at the handshake (establish())
   i.last_error = error_ != Error::none ? error_ : stats_.last_error;
   return i;
 }

@@ -155,6 +155,7 @@ struct ConnectionInfo {
   std::uint8_t snd_wscale = 0;
   std::uint8_t rcv_wscale = 0;
   std::uint32_t sacked_bytes = 0;   // bytes the peer has SACKed above SND.UNA
+  std::uint32_t sack_blocks = 0;    // disjoint ranges in the sender's scoreboard
   std::uint32_t sack_recoveries = 0;
   std::uint32_t dsacks_received = 0;
   std::uint32_t paws_drops = 0;
@@ -226,7 +227,12 @@ class Connection {
   void on_timer(Instant now);
   // Sends the ACK that ack_deferred() announced, if it is still due.
   void send_pending_ack(Instant now);
-  void set_congestion(CongestionAlgorithm a) { cc_algo_ = a; }
+  // The congestion control of this connection: before the handshake it is the one the
+  // connection starts with; later it takes over with the current cwnd and ssthresh.
+  void set_congestion(CongestionAlgorithm a) {
+    cc_algo_ = a;
+    cc_.set_algorithm(a);
+  }
   Instant next_deadline() const;
 
   // --- inspection ------------------------------------------------------------------------

@@ -733,15 +733,21 @@ std::uint32_t Connection::ts_now(Instant now) const {
   return static_cast<std::uint32_t>(to_us(now) / 1000) + ts_offset_;
 }
 
+// RFC 7323 section 5.5: a TS.Recent idle for more than 24 days is no longer valid (the
+// peer's timestamp clock may have wrapped its sign bit since).
+constexpr Duration kTsRecentLifetime{24LL * 24 * 3600 * 1000000};
+
 bool Connection::paws_rejects(const wire::TcpSegment& seg, Instant now) const {
   if (static_cast<std::int32_t>(seg.options.ts_val - ts_recent_) >= 0) return false;
-  // RFC 7323 section 5.5: a TS.Recent idle for more than 24 days is no longer valid.
-  return now - ts_recent_at_ <= Duration{24LL * 24 * 3600 * 1000000};
+  return now - ts_recent_at_ <= kTsRecentLifetime;
 }
 
 void Connection::update_ts_recent(const wire::TcpSegment& seg, Instant now) {
-  // RFC 7323 section 4.3: only from a segment that is not beyond what we acknowledged.
-  if (static_cast<std::int32_t>(seg.options.ts_val - ts_recent_) >= 0 && seg.seq <= last_ack_sent_) {
+  // RFC 7323 section 4.3: only from a segment that is not beyond what we acknowledged. An
+  // expired TS.Recent (section 5.5) is replaced even by an older TSval: the segment passed
+  // PAWS because of it, and TS.Recent restarts from what the peer sends now.
+  const bool newer = static_cast<std::int32_t>(seg.options.ts_val - ts_recent_) >= 0;
+  if ((newer || now - ts_recent_at_ > kTsRecentLifetime) && seg.seq <= last_ack_sent_) {
     ts_recent_ = seg.options.ts_val;
     ts_recent_at_ = now;
   }

@@ -18,6 +18,42 @@ if "$synfin" demo --scenario nonsense >/dev/null 2>&1; then echo "unknown scenar
 if "$synfin" demo --loss 2 >/dev/null 2>&1; then echo "loss 2 accepted"; exit 1; fi
 "$synfin" demo --help | grep -q -- "--scenario" || { echo "demo --help lacks --scenario"; exit 1; }
 
+# The timeline shows the sender's congestion state and the loss recovery. Without loss: cwnd
+# only (ssthresh is not set before a loss). With 5 % loss, seed 21 loses the server's second
+# segment; the client's duplicate ACK carries a SACK block for what arrived beyond it, and the
+# server resends the hole by RFC 6675 recovery, with cwnd and ssthresh cut.
+"$synfin" demo >"$work/clean"
+grep -Eq '^ +[0-9.]+ +server +==> .*len [1-9][0-9]* .*\[cwnd [0-9]+\]$' "$work/clean" \
+  || { echo "the timeline shows no cwnd on the server's data segments"; exit 1; }
+if grep -q 'ssthresh\|recovery' "$work/clean"; then echo "ssthresh or recovery shown without any loss"; exit 1; fi
+"$synfin" demo --loss 0.05 --seed 21 >"$work/lossy"
+grep -Eq '^ +[0-9.]+ +client +==> .* len 0 <.*sack [0-9]+:[0-9]+.*>$' "$work/lossy" \
+  || { echo "seed 21: no SACK block on the client's ACKs (pick another seed if the stack's behaviour changed)"; cat "$work/lossy"; exit 1; }
+grep -q 'duplicate ACK with SACK: client is missing bytes from [0-9]*' "$work/lossy" \
+  || { echo "seed 21: the SACK blocks are not explained"; exit 1; }
+grep -Eq '^ +[0-9.]+ +server +==> .*len [1-9][0-9]* .*\[cwnd [0-9]+ ssthresh [0-9]+, in SACK recovery \(RFC 6675\)\]$' "$work/lossy" \
+  || { echo "seed 21: no data segment shows cwnd, ssthresh and the SACK recovery"; cat "$work/lossy"; exit 1; }
+grep -Eq 'fast retransmission of bytes [0-9]+-[0-9]+: the peer.s SACK blocks show a hole' "$work/lossy" \
+  || { echo "seed 21: the fast retransmission is not explained as such"; exit 1; }
+# The cut is visible in the figures: cwnd during recovery is below the cwnd before the loss.
+python3 - "$work/lossy" <<'PY' || exit 1
+import re, sys
+before = recovering = None
+for line in open(sys.argv[1]):
+    m = re.search(r"server +==> .*\[cwnd (\d+)(?: ssthresh (\d+))?(, in SACK recovery)?", line)
+    if not m:
+        continue
+    if m.group(3):
+        recovering = int(m.group(1))
+        break
+    before = int(m.group(1))
+if before is None or recovering is None or not recovering < before:
+    sys.exit(f"seed 21: cwnd before the loss {before}, in recovery {recovering}: no reduction shown")
+PY
+"$synfin" demo --loss 0.05 --seed 21 --lang zh >"$work/lossy.zh"
+grep -q '处于 SACK 恢复（RFC 6675）' "$work/lossy.zh" || { echo "seed 21 (zh): the recovery is not shown"; exit 1; }
+grep -q '快速重传第 [0-9]*-[0-9]* 字节' "$work/lossy.zh" || { echo "seed 21 (zh): the fast retransmission is not explained"; exit 1; }
+
 # The pcap and the JSON trace.
 "$synfin" demo --pcap "$work/demo.pcap" --trace "$work/demo.jsonl" --loss 0.1 --seed 3 --quiet >/dev/null
 command -v tshark >/dev/null || { echo "tshark is missing (make test installs it)"; exit 1; }

@@ -154,6 +154,37 @@ TEST_F(Timestamps, PawsDropsAnOldSegmentAndAcknowledges) {
   EXPECT_EQ(h.receive(), "abc");
 }
 
+// RFC 7323 section 5.5: TS.Recent is valid for 24 days. A connection idle for longer accepts a
+// segment whose TSval is older (the peer's clock may have moved on by more than 2^31), and
+// TS.Recent restarts from it; within 24 days PAWS drops the same segment.
+TEST_F(Timestamps, PawsForgetsATsRecentIdleForMoreThan24Days) {
+  h.in({.flags = ACK | PSH, .seq = 1, .ack = 1, .data = "abc", .options = opts({}, std::pair{600u, 0u})});
+  ASSERT_EQ(h.out().options.ts_ecr, 600u);
+  ASSERT_EQ(h.receive(), "abc");
+  h.advance(24 * 24h);  // exactly 24 days idle: TS.Recent still holds
+  h.in({.flags = ACK | PSH, .seq = 4, .ack = 1, .data = "new", .options = opts({}, std::pair{560u, 0u})});
+  Sent dropped = h.out();
+  EXPECT_EQ(dropped.rel_ack, 4u) << "dropped by PAWS";
+  EXPECT_EQ(dropped.options.ts_ecr, 600u);
+  EXPECT_EQ(h.drops(DropReason::tcp_paws), 1u);
+  EXPECT_EQ(h.conn().info().paws_drops, 1u);
+  EXPECT_EQ(h.receive(), "");
+  h.advance(1s);  // now more than 24 days: the old TS.Recent is invalid
+  h.in({.flags = ACK | PSH, .seq = 4, .ack = 1, .data = "new", .options = opts({}, std::pair{560u, 0u})});
+  Sent accepted = h.out();
+  EXPECT_EQ(accepted.rel_ack, 7u) << "accepted despite TSval 560 < TS.Recent 600";
+  EXPECT_EQ(accepted.options.ts_ecr, 560u) << "TS.Recent restarts from the accepted segment";
+  EXPECT_EQ(h.receive(), "new");
+  EXPECT_EQ(h.drops(DropReason::tcp_paws), 1u);
+  // PAWS goes on against the new TS.Recent: 570 is newer and accepted, 565 then is old.
+  h.in({.flags = ACK | PSH, .seq = 7, .ack = 1, .data = "xy", .options = opts({}, std::pair{570u, 0u})});
+  EXPECT_EQ(h.out().options.ts_ecr, 570u);
+  h.in({.flags = ACK | PSH, .seq = 9, .ack = 1, .data = "zz", .options = opts({}, std::pair{565u, 0u})});
+  EXPECT_EQ(h.out().rel_ack, 9u);
+  EXPECT_EQ(h.drops(DropReason::tcp_paws), 2u);
+  EXPECT_EQ(h.receive(), "xy");
+}
+
 TEST_F(Timestamps, SegmentWithoutTimestampIsDropped) {
   h.in({.flags = ACK | PSH, .seq = 1, .ack = 1, .data = "abc"});
   h.expect_none();
@@ -348,6 +379,157 @@ TEST(Cubic, NewRenoHalvesInstead) {
   const auto flight = h.conn().info().unacked;
   h.in({.flags = ACK, .seq = 1, .ack = una});
   EXPECT_EQ(h.conn().info().ssthresh, std::max(flight / 2, 2u * kMss));
+}
+
+// --- RFC 6675 rescue retransmission (section 4, NextSeg rule 4) --------------------------------
+
+// A flight of `n` segments starting at `first` loses its first and its last segment; the peer
+// SACKs segments 1 to n-2 one by one as they arrive. Returns everything the connection sent
+// meanwhile. No data is waiting to be sent, so once the first hole is resent NextSeg has no
+// hole and no new data: the last segment can only go out as the rescue retransmission.
+std::vector<Sent> tail_loss_episode(Harness& h, Seq first, std::uint32_t n) {
+  std::vector<Sent> sent;
+  for (std::uint32_t k = 2; k <= n - 1; ++k) {
+    wire::TcpOptions o;
+    o.sack[o.sack_count++] = wire::SackBlock{first + kMss, first + k * kMss};
+    h.in({.flags = ACK, .seq = 1, .ack = first.since(h.iss()), .options = o});
+    for (Sent& s : h.drain()) sent.push_back(std::move(s));
+  }
+  return sent;
+}
+
+TEST(SackRescue, TheLastSegmentIsResentOncePerRecovery) {
+  TcpConfig c = with_options(false, false, true);
+  c.initial_window_segments = 20;
+  Harness h(c);
+  ASSERT_EQ(h.conn().open_active(h.now()), Error::none);
+  h.out();
+  h.in({.flags = SYN | ACK, .seq = 0, .ack = 1, .options = opts({}, {}, true, kMss)});
+  h.expect(ACK, 1, 1);
+  ASSERT_TRUE(h.conn().info().sack);
+
+  // First recovery: a flight of 20, segments 0 and 19 lost.
+  h.send_bytes(20 * kMss);
+  ASSERT_EQ(h.drain().size(), 20u);
+  const Seq base = h.iss() + 1;
+  std::vector<Sent> out = tail_loss_episode(h, base, 20);
+  ASSERT_TRUE(h.conn().info().sack_recovery);
+  std::vector<std::uint32_t> resent;
+  for (const Sent& s : out) {
+    EXPECT_TRUE(s.retransmission) << "no new data is queued: " << s.str();
+    resent.push_back(s.seq.since(base) / kMss);
+    EXPECT_EQ(s.len(), kMss) << s.str();
+  }
+  // Segment 0 by fast retransmit; segment 19, above every SACKed byte and so never "lost"
+  // by IsLost(), by the rescue retransmission, once, although later ACKs leave room.
+  EXPECT_EQ(resent, (std::vector<std::uint32_t>{0, 19}));
+  EXPECT_EQ(h.conn().info().retransmissions, 2u);
+  h.in({.flags = ACK, .seq = 1, .ack = 1 + 20 * kMss});
+  ASSERT_FALSE(h.conn().info().in_recovery);
+  ASSERT_EQ(h.conn().info().unacked, 0u);
+
+  // Grow the window again in slow start (2, 4, then 8 segments), then lose the head and the
+  // tail of the last flight of 8: the second recovery has its own rescue retransmission.
+  h.send_bytes(14 * kMss);
+  Seq flight_start = base + 20 * kMss;
+  std::uint32_t flight = 0;
+  for (int round = 0; round < 10; ++round) {
+    std::vector<Sent> segs = h.drain();
+    ASSERT_FALSE(segs.empty());
+    const auto i = h.conn().info();
+    if (i.send_queued == i.unacked) {  // everything is sent: this is the last flight
+      flight_start = segs.front().seq;
+      flight = static_cast<std::uint32_t>(segs.size());
+      break;
+    }
+    for (const Sent& s : segs) h.in({.flags = ACK, .seq = 1, .ack = s.rel_seq + s.len()});
+  }
+  ASSERT_EQ(flight, 8u);
+  out = tail_loss_episode(h, flight_start, flight);
+  ASSERT_TRUE(h.conn().info().sack_recovery);
+  EXPECT_EQ(h.conn().info().fast_retransmits, 2u);
+  resent.clear();
+  for (const Sent& s : out) {
+    EXPECT_TRUE(s.retransmission) << s.str();
+    resent.push_back(s.seq.since(flight_start) / kMss);
+  }
+  EXPECT_EQ(resent, (std::vector<std::uint32_t>{0, flight - 1}));
+}
+
+// --- receive-buffer auto-tuning --------------------------------------------------------------
+
+struct TuneResult {
+  std::uint32_t max_recv_buffer_seen = 0;
+  std::uint32_t final_recv_buffer = 0;
+  std::uint32_t max_window_announced = 0;  // the window field, scaled
+};
+
+// A client connection with a 10 ms round trip receives `per_rtt` bytes (at most what its
+// window allows) each round trip, and the application reads all of it, for `rounds` rounds.
+TuneResult receive_rounds(TcpConfig c, std::uint32_t per_rtt, int rounds) {
+  Harness h(c);
+  TuneResult r;
+  EXPECT_EQ(h.conn().open_active(h.now()), Error::none);
+  h.out();
+  h.advance(10ms);
+  h.in({.flags = SYN | ACK, .seq = 0, .ack = 1, .options = opts(0, {}, false, kMss)});
+  const std::uint8_t shift = h.conn().info().rcv_wscale;
+  auto watch = [&] {
+    for (const Sent& s : h.drain())
+      r.max_window_announced = std::max(r.max_window_announced, std::uint32_t{s.window} << shift);
+    r.max_recv_buffer_seen = std::max(r.max_recv_buffer_seen, h.conn().info().recv_buffer);
+  };
+  watch();
+  std::size_t offset = 0;
+  for (int i = 0; i < rounds; ++i) {
+    std::uint32_t left = std::min(per_rtt, h.conn().rcv_wnd());
+    while (left > 0) {
+      const std::uint32_t n = std::min<std::uint32_t>(left, kMss);
+      h.in({.flags = ACK, .seq = static_cast<std::uint32_t>(1 + offset), .ack = 1,
+            .data = Harness::pattern(offset, n)});
+      offset += n;
+      left -= n;
+      watch();
+    }
+    const std::uint32_t queued = h.conn().info().recv_queued;
+    EXPECT_EQ(h.conn().info().bytes_received, offset) << "every byte sent was accepted";
+    EXPECT_EQ(h.receive(16u << 20), Harness::pattern(offset - queued, queued)) << "round " << i;
+    watch();
+    h.advance(10ms);
+  }
+  r.final_recv_buffer = h.conn().info().recv_buffer;
+  return r;
+}
+
+TcpConfig autotune_config(bool on) {
+  TcpConfig c = with_options(true, false, false);
+  c.auto_tune = on;
+  c.recv_buffer = 64 * 1024;
+  c.max_recv_buffer = 256 * 1024;
+  return c;
+}
+
+TEST(AutoTune, ReceiveBufferGrowsWithWhatTheApplicationReadsUpToTheMaximum) {
+  const TuneResult r = receive_rounds(autotune_config(true), 1u << 20, 8);
+  EXPECT_EQ(r.final_recv_buffer, 256u * 1024) << "grown to max_recv_buffer";
+  EXPECT_LE(r.max_recv_buffer_seen, 256u * 1024) << "never beyond it";
+  // The peer sees it: a window larger than the 64 KB buffer configured, never beyond the max.
+  EXPECT_GT(r.max_window_announced, 128u * 1024);
+  EXPECT_LE(r.max_window_announced, 256u * 1024);
+}
+
+TEST(AutoTune, NoGrowthWhenSwitchedOff) {
+  const TuneResult r = receive_rounds(autotune_config(false), 1u << 20, 8);
+  EXPECT_EQ(r.max_recv_buffer_seen, 64u * 1024);
+  EXPECT_EQ(r.final_recv_buffer, 64u * 1024);
+  EXPECT_LE(r.max_window_announced, 64u * 1024);
+}
+
+TEST(AutoTune, NoGrowthWhenTheApplicationReadsLittlePerRoundTrip) {
+  // 4 KB per round trip fits the 64 KB buffer many times over: nothing to grow for.
+  const TuneResult r = receive_rounds(autotune_config(true), 4096, 20);
+  EXPECT_EQ(r.final_recv_buffer, 64u * 1024);
+  EXPECT_LE(r.max_window_announced, 64u * 1024);
 }
 
 }  // namespace
