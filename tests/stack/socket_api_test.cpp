@@ -161,7 +161,11 @@ TEST_F(TwoStacks, BacklogFullDropsSynsAndTheyGetInLater) {
   for (Handle h : hs) EXPECT_EQ(client.info(h)->state, TcpState::established);
 }
 
-TEST_F(TwoStacks, AcceptQueueFullIgnoresTheHandshakeAck) {
+// A SYN that arrives while the accept queue is full is dropped (no half-open connection is
+// made) and gets in on a retransmission once accept() has made room. The other overflow
+// path, the handshake-completing ACK ignored while the queue is full, is tested against a
+// raw peer in stack_gaps_test.cpp (GapsListener.AcceptQueueFullIgnoresTheHandshakeAck...).
+TEST_F(TwoStacks, AcceptQueueFullDropsNewSynsUntilAnAccept) {
   StackConfig sc = test_config("server", 2);
   sc.max_syn_backlog = 8;
   Stack sv(sc);
@@ -177,7 +181,10 @@ TEST_F(TwoStacks, AcceptQueueFullIgnoresTheHandshakeAck) {
   Handle b = *client.connect(kServer, 80, sm.now());
   sm.run_to(sm.now() + 20ms);
   EXPECT_EQ(client.info(b)->state, TcpState::syn_sent);
+  EXPECT_EQ(sv.info(*l)->syn_queue, 0u);  // the SYN made no half-open connection
+  EXPECT_EQ(sv.connection_count(), 1u);
   EXPECT_GE(sv.counters().listen_overflows, 1u);
+  EXPECT_GE(sv.counters().drop_count(DropReason::tcp_listen_overflow), 1u);
   ASSERT_TRUE(sv.accept(*l));
   sm.run_to(sm.now() + 5s);
   EXPECT_EQ(client.info(b)->state, TcpState::established);
