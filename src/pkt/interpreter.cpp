@@ -94,11 +94,62 @@ struct Fd {
   std::optional<Duration> keepinit;  // TCP_KEEPINIT as set
 };
 
+// poll()'s bits as the scripts' host (FreeBSD) defines them; POLLWRNORM is POLLOUT there.
+namespace pollbit {
+constexpr std::int64_t in = 0x1, pri = 0x2, out = 0x4, err = 0x8, hup = 0x10, nval = 0x20, rdnorm = 0x40,
+                       rdband = 0x80, wrnorm = 0x4, wrband = 0x100, rdhup = 0x4000;
+}  // namespace pollbit
+
+std::optional<std::int64_t> poll_bit(const std::string& name) {
+  static const std::pair<const char*, std::int64_t> kBits[] = {
+      {"POLLIN", pollbit::in},         {"POLLPRI", pollbit::pri},       {"POLLOUT", pollbit::out},
+      {"POLLERR", pollbit::err},       {"POLLHUP", pollbit::hup},       {"POLLNVAL", pollbit::nval},
+      {"POLLRDNORM", pollbit::rdnorm}, {"POLLRDBAND", pollbit::rdband}, {"POLLWRNORM", pollbit::wrnorm},
+      {"POLLWRBAND", pollbit::wrband}, {"POLLRDHUP", pollbit::rdhup}};
+  for (const auto& [n, v] : kBits) {
+    if (name == n) return v;
+  }
+  return std::nullopt;
+}
+
+std::string poll_bits_to_string(std::int64_t v) {
+  static const std::pair<const char*, std::int64_t> kNames[] = {
+      {"POLLIN", pollbit::in},     {"POLLPRI", pollbit::pri},       {"POLLOUT", pollbit::out},
+      {"POLLERR", pollbit::err},   {"POLLHUP", pollbit::hup},       {"POLLNVAL", pollbit::nval},
+      {"POLLRDNORM", pollbit::rdnorm}, {"POLLRDBAND", pollbit::rdband}, {"POLLWRBAND", pollbit::wrband},
+      {"POLLRDHUP", pollbit::rdhup}};
+  if (v == 0) return "0";
+  std::string s;
+  for (const auto& [n, b] : kNames) {
+    if ((v & b) != 0) {
+      s += (s.empty() ? "" : "|") + std::string(n);
+      v &= ~b;
+    }
+  }
+  if (v != 0) s += fmt::format("{}{:#x}", s.empty() ? "" : "|", v);
+  return s;
+}
+
+// A poll() call as the script writes it: `poll([{fd=3, events=POLLIN, revents=POLLIN}], 1, 0)`.
+struct PollCall {
+  struct Entry {
+    int fd = -1;
+    std::int64_t events = 0;
+    std::optional<std::int64_t> revents;  // nullopt: not checked
+  };
+  std::vector<Entry> entries;
+  std::int64_t timeout_ms = 0;  // negative: no timeout
+};
+
 struct Pending {
   const Event* event = nullptr;
   int fd = -1;
   Instant started{};
   Instant expected_end{};
+  // poll(): what it waits for, and when its timeout ends it (nullopt: never).
+  std::optional<PollCall> poll;
+  std::optional<Instant> poll_deadline;
+  bool check_time = true;  // false for a poll() the script does not mark as blocking (no `...`)
 };
 
 std::uint64_t handle_key(Handle h) { return (std::uint64_t{h.generation} << 32) | h.index; }
@@ -226,11 +277,18 @@ class Interpreter {
     }
   }
 
+  // The next moment something can happen by itself: a stack timer, or a poll() timeout.
+  Instant next_wake() const {
+    Instant d = stack_ ? stack_->next_deadline() : kNever;
+    if (pending_ && pending_->poll_deadline && *pending_->poll_deadline < d) d = *pending_->poll_deadline;
+    return d;
+  }
+
   // Runs timers until `t`, collecting what they send.
   void advance_to(Instant t) {
     int guard = 0;
     while (stack_ && !done_) {
-      const Instant d = stack_->next_deadline();
+      const Instant d = next_wake();
       if (d == kNever || d > t) break;
       if (d > now_) now_ = d;
       stack_->poll(now_);
@@ -249,7 +307,7 @@ class Interpreter {
   void advance_until_sent(Instant t) {
     int guard = 0;
     while (stack_ && !done_ && sent_.empty()) {
-      const Instant d = stack_->next_deadline();
+      const Instant d = next_wake();
       if (d == kNever || d > t) break;
       if (d > now_) now_ = d;
       stack_->poll(now_);
@@ -546,6 +604,7 @@ class Interpreter {
     if (n == "close") return sys_close(e, s);
     if (n == "getsockopt") return sys_getsockopt(e, s);
     if (n == "setsockopt") return sys_setsockopt(e, s);
+    if (n == "poll") return sys_poll(e, s);
     skip(e.line, fmt::format("system call {}() is not supported", n));
     return std::nullopt;
   }
@@ -904,6 +963,26 @@ class Interpreter {
       auto i = stack().info(*f->handle);
       if (i) info = *i;
     }
+    if (opt == "TCP_INFO") {
+      // getsockopt(fd, IPPROTO_TCP, TCP_INFO, {tcpi_state=TCPI_ESTABLISHED, ...}, ...)
+      if (want.kind != Expr::Kind::structure && want.kind != Expr::Kind::ellipsis) {
+        skip(e.line, fmt::format("TCP_INFO value {} is not supported", want.to_string()));
+        return std::nullopt;
+      }
+      std::optional<SocketInfo> any;  // a listener has TCP_INFO too (tcpi_state is LISTEN)
+      if (f->handle) {
+        if (auto i = stack().info(*f->handle)) any = *i;
+      }
+      for (const Expr& fld : want.items) {
+        if (fld.kind != Expr::Kind::assignment || fld.items.empty()) {
+          skip(e.line, fmt::format("TCP_INFO field {} is not supported", fld.to_string()));
+          return std::nullopt;
+        }
+        check_tcpi(e.line, fld.text, fld.items[0], any);
+        if (done_) return std::nullopt;
+      }
+      return CallResult::ok(0);
+    }
     std::int64_t value = 0;
     std::string value_name;  // for SO_ERROR
     if (opt == "SO_ERROR") {
@@ -1040,8 +1119,203 @@ class Interpreter {
     if (o.syn_timeout) into.syn_timeout = o.syn_timeout;
   }
 
+  // --- poll() --------------------------------------------------------------------------
+  // A poll flag expression: POLLIN, POLLIN|POLLOUT, a number; nullopt (after a skip) if unknown.
+  std::optional<std::int64_t> poll_flags(const Event& e, const Expr& x) {
+    if (x.kind == Expr::Kind::integer) return x.number;
+    if (x.kind == Expr::Kind::identifier) {
+      if (auto b = poll_bit(x.text)) return b;
+      skip(e.line, fmt::format("poll flag {} is not supported", x.text));
+      return std::nullopt;
+    }
+    if (x.kind == Expr::Kind::bit_or) {
+      std::int64_t v = 0;
+      for (const Expr& i : x.items) {
+        auto b = poll_flags(e, i);
+        if (!b) return std::nullopt;
+        v |= *b;
+      }
+      return v;
+    }
+    skip(e.line, fmt::format("poll flags {} are not supported", x.to_string()));
+    return std::nullopt;
+  }
+
+  std::optional<PollCall> parse_poll(const Event& e, const SyscallSpec& s) {
+    if (s.args.size() != 3 || s.args[0].kind != Expr::Kind::list || s.args[1].kind != Expr::Kind::integer ||
+        s.args[2].kind != Expr::Kind::integer) {
+      skip(e.line, "poll() needs a list of {fd=, events=, revents=}, a count and a timeout");
+      return std::nullopt;
+    }
+    PollCall c;
+    for (const Expr& item : s.args[0].items) {
+      if (item.kind != Expr::Kind::structure) {
+        skip(e.line, fmt::format("poll() entry {} is not a {{fd=, events=, revents=}} structure", item.to_string()));
+        return std::nullopt;
+      }
+      PollCall::Entry en;
+      bool have_fd = false, have_events = false;
+      for (const Expr& fld : item.items) {
+        if (fld.kind != Expr::Kind::assignment || fld.items.empty()) {
+          skip(e.line, fmt::format("poll() entry field {} is not supported", fld.to_string()));
+          return std::nullopt;
+        }
+        const Expr& v = fld.items[0];
+        if (fld.text == "fd" && v.kind == Expr::Kind::integer) {
+          en.fd = static_cast<int>(v.number);
+          have_fd = true;
+        } else if (fld.text == "events") {
+          auto b = poll_flags(e, v);
+          if (!b) return std::nullopt;
+          en.events = *b;
+          have_events = true;
+        } else if (fld.text == "revents") {
+          if (v.kind == Expr::Kind::ellipsis) continue;
+          auto b = poll_flags(e, v);
+          if (!b) return std::nullopt;
+          en.revents = *b;
+        } else {
+          skip(e.line, fmt::format("poll() entry field {} is not supported", fld.to_string()));
+          return std::nullopt;
+        }
+      }
+      if (!have_fd || !have_events) {
+        skip(e.line, fmt::format("poll() entry {} needs fd= and events=", item.to_string()));
+        return std::nullopt;
+      }
+      c.entries.push_back(en);
+    }
+    if (s.args[1].number != static_cast<std::int64_t>(c.entries.size())) {
+      fail(e.line, fmt::format("poll(): nfds {} does not match the {} entries of the list", s.args[1].number,
+                               c.entries.size()));
+      return std::nullopt;
+    }
+    c.timeout_ms = s.args[2].number;
+    return c;
+  }
+
+  // What a descriptor is ready for now, from synfin's socket state (before masking with the
+  // requested events). POLLERR, POLLHUP and POLLNVAL are reported whether requested or not.
+  std::int64_t poll_ready(int fdn) {
+    auto it = fds_.find(fdn);
+    if (it == fds_.end()) return pollbit::nval;
+    Fd& f = it->second;
+    if (!f.handle) return 0;  // no connection yet: nothing to report
+    auto i = stack().info(*f.handle);
+    std::int64_t r = 0;
+    if (f.listening) {
+      if (i && i->accept_queue > 0) r |= pollbit::in | pollbit::rdnorm;
+      return r;
+    }
+    const TcpState st = i ? i->state : TcpState::closed;
+    const bool gone = f.reset_seen || f.closed_event || st == TcpState::closed;
+    // The receiving side is closed when the peer's FIN arrived or the connection is gone.
+    const bool rcv_closed = gone || f.peer_closed || st == TcpState::close_wait || st == TcpState::last_ack ||
+                            st == TcpState::closing || st == TcpState::time_wait;
+    // The sending side is closed once our FIN is queued (shutdown or close) or the connection is gone.
+    const bool snd_closed = gone || st == TcpState::fin_wait_1 || st == TcpState::fin_wait_2 ||
+                            st == TcpState::closing || st == TcpState::time_wait || st == TcpState::last_ack;
+    if (i && i->recv_queued > 0) r |= pollbit::in | pollbit::rdnorm;
+    if (rcv_closed) r |= pollbit::in | pollbit::rdnorm | pollbit::rdhup;
+    if (f.so_error != Error::none) r |= pollbit::in | pollbit::rdnorm | pollbit::err;
+    if (rcv_closed && snd_closed) r |= pollbit::hup;
+    if (!snd_closed && i && (st == TcpState::established || st == TcpState::close_wait) &&
+        i->send_queued < i->send_buffer)
+      r |= pollbit::out | pollbit::wrnorm;
+    if (!gone && stack().urgent_pending(*f.handle) > 0) r |= pollbit::pri;
+    return r;
+  }
+
+  std::vector<std::int64_t> poll_now(const PollCall& c) {
+    std::vector<std::int64_t> out;
+    for (const auto& en : c.entries) {
+      out.push_back(en.fd < 0 ? 0 : poll_ready(en.fd) & (en.events | pollbit::err | pollbit::hup | pollbit::nval));
+    }
+    return out;
+  }
+
+  static std::int64_t poll_count(const std::vector<std::int64_t>& revents) {
+    std::int64_t n = 0;
+    for (auto r : revents) n += r != 0 ? 1 : 0;
+    return n;
+  }
+
+  // Checks poll()'s return value, then each entry's revents.
+  void finish_poll(const Event& e, const SyscallSpec& s, const PollCall& c, const std::vector<std::int64_t>& got) {
+    check_call(e, s, CallResult::ok(poll_count(got)));
+    for (std::size_t k = 0; k < c.entries.size() && !done_; ++k) {
+      const auto& en = c.entries[k];
+      if (en.revents && *en.revents != got[k]) {
+        mismatch(e.line, fmt::format("poll() revents for fd {} were {}, expected {}", en.fd,
+                                     poll_bits_to_string(got[k]), poll_bits_to_string(*en.revents)));
+      }
+    }
+  }
+
+  std::optional<CallResult> sys_poll(const Event& e, const SyscallSpec& s) {
+    auto c = parse_poll(e, s);
+    if (!c) return std::nullopt;
+    if (pending_) {
+      skip(e.line, "poll() while a blocking system call is in progress is not supported");
+      return std::nullopt;
+    }
+    (void)stack();
+    Pending p;
+    p.event = &e;
+    p.started = now_;
+    p.poll = *c;
+    if (e.time.blocking_end_us) {
+      // `a...b poll(...)`: later lines run while it waits; it must return at b.
+      p.expected_end = e.time.blocking_end_relative ? now_ + Duration{*e.time.blocking_end_us}
+                                                    : at(Duration{*e.time.blocking_end_us});
+    }
+    auto got = poll_now(*c);
+    if (poll_count(got) > 0 || c->timeout_ms == 0) {
+      if (e.time.blocking_end_us && now_ + tolerance_ < p.expected_end) {
+        fail(e.line, fmt::format("timing error: poll() expected to return at {:.6f} s but returned at {:.6f} s",
+                                 seconds(p.expected_end), seconds(now_)));
+        return std::nullopt;
+      }
+      finish_poll(e, s, *c, got);
+      return std::nullopt;
+    }
+    // Nothing is ready: wait, in virtual time, for an event or the timeout.
+    if (c->timeout_ms > 0) p.poll_deadline = now_ + std::chrono::milliseconds(c->timeout_ms);
+    if (e.time.blocking_end_us) {
+      pending_ = p;
+      log(fmt::format("line {}: poll blocks", e.line));
+      return std::nullopt;
+    }
+    // Without `...` the script waits for the call: only timers can make it ready meanwhile.
+    p.check_time = false;
+    pending_ = p;
+    int guard = 0;
+    while (pending_ && !done_) {
+      const Instant d = next_wake();
+      if (d == kNever) break;
+      if (d > now_) now_ = d;
+      stack().poll(now_);
+      collect();
+      complete_pending();
+      if (++guard > 1'000'000) {
+        fail(e.line, "the stack's timers do not advance");
+        return std::nullopt;
+      }
+      if (pending_ && next_wake() <= now_) now_ += Duration{1};
+    }
+    if (pending_ && !done_) {
+      pending_.reset();
+      fail(e.line, "poll() with no timeout waits for ever: nothing can make it ready before the next line");
+    }
+    return std::nullopt;
+  }
+
   // --- blocking calls ------------------------------------------------------------------
   std::optional<CallResult> block(const Event& e, int fd) {
+    if (pending_) {
+      skip(e.line, "a second blocking system call while one is in progress is not supported");
+      return std::nullopt;
+    }
     Pending p;
     p.event = &e;
     p.fd = fd;
@@ -1062,6 +1336,22 @@ class Interpreter {
     if (!pending_ || done_) return;
     const Pending p = *pending_;
     const auto& s = std::get<SyscallSpec>(p.event->body);
+    if (p.poll) {
+      auto got = poll_now(*p.poll);
+      if (poll_count(got) == 0 && !(p.poll_deadline && now_ >= *p.poll_deadline)) return;
+      pending_.reset();
+      const Event* saved = event_;
+      event_ = p.event;
+      if (p.check_time && (now_ < p.expected_end - tolerance_ || now_ > p.expected_end + tolerance_)) {
+        fail(p.event->line, fmt::format("timing error: poll() expected to return at {:.6f} s but returned at "
+                                        "{:.6f} s",
+                                        seconds(p.expected_end), seconds(now_)));
+      } else {
+        finish_poll(*p.event, s, *p.poll, got);
+      }
+      event_ = saved;
+      return;
+    }
     auto fit = fds_.find(p.fd);
     if (fit == fds_.end()) return;
     Fd& f = fit->second;
@@ -1168,51 +1458,169 @@ class Interpreter {
     return stack_->counters().connections_by_state[static_cast<std::size_t>(s)];
   }
 
+  // `%{ assert tcpi_FIELD == VALUE }%` lines: VALUE is a name, a number, or names and numbers
+  // joined by `|` (in parentheses or not).
   void code(const Event& e, const CodeBlock& c) {
     if (!reach(e.time)) return;
     std::istringstream in(c.text);
     std::string stmt;
     while (std::getline(in, stmt)) {
-      std::istringstream w(stmt);
-      std::string kw, lhs, op, rhs;
-      if (!(w >> kw)) continue;
-      if (kw != "assert" || !(w >> lhs >> op >> rhs) || op != "==") {
+      auto trim = [](std::string x) {
+        const auto a = x.find_first_not_of(" \t\r");
+        if (a == std::string::npos) return std::string();
+        const auto b = x.find_last_not_of(" \t\r;");
+        return x.substr(a, b - a + 1);
+      };
+      stmt = trim(stmt);
+      if (stmt.empty()) continue;
+      const auto eq = stmt.find("==");
+      if (!stmt.starts_with("assert ") || eq == std::string::npos || stmt.find("==", eq + 2) != std::string::npos) {
         skip(e.line, fmt::format("code '{}' is not supported", stmt));
         return;
       }
-      std::string extra;
-      if (w >> extra) {
+      const std::string lhs = trim(stmt.substr(7, eq - 7));
+      std::string rhs = trim(stmt.substr(eq + 2));
+      while (rhs.size() >= 2 && rhs.front() == '(' && rhs.back() == ')') rhs = trim(rhs.substr(1, rhs.size() - 2));
+      Expr want;
+      want.kind = Expr::Kind::bit_or;
+      bool well_formed = !lhs.empty() && lhs.find_first_of(" \t()") == std::string::npos;
+      std::istringstream terms(rhs);
+      std::string term;
+      while (well_formed && std::getline(terms, term, '|')) {
+        term = trim(term);
+        if (term.empty() || term.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
+                                std::string::npos) {
+          well_formed = false;
+        } else if (term[0] >= '0' && term[0] <= '9') {
+          try {
+            std::size_t used = 0;
+            const auto v = std::stoll(term, &used, 0);
+            if (used != term.size()) well_formed = false;
+            else want.items.push_back(Expr::integer(v));
+          } catch (const std::exception&) {
+            well_formed = false;
+          }
+        } else {
+          want.items.push_back(Expr::identifier(term));
+        }
+      }
+      if (!well_formed || want.items.empty()) {
         skip(e.line, fmt::format("code '{}' is not supported", stmt));
         return;
       }
-      if (lhs != "tcpi_state" || !rhs.starts_with("TCPI_")) {
-        skip(e.line, fmt::format("TCP_INFO assertion '{}' is not supported (only tcpi_state)", stmt));
-        return;
-      }
-      std::string name = rhs.substr(5);
-      if (name == "SYN_RECEIVED") name = "SYN_RCVD";
-      auto want = freebsd_state(name);
-      if (!want) {
-        skip(e.line, fmt::format("unknown state {}", rhs));
-        return;
-      }
-      const TcpState have = state_under_test();
-      if (have != *want) {
-        fail(e.line, fmt::format("tcpi_state is {}, expected {}", synfin::to_string(have), synfin::to_string(*want)));
-        return;
-      }
+      if (want.items.size() == 1) want = Expr(want.items[0]);
+      check_tcpi(e.line, lhs, want, info_under_test());
+      if (done_) return;
     }
   }
 
-  TcpState state_under_test() {
+  // TCP_INFO's tcpi_options bits (FreeBSD and Linux agree on them).
+  static std::optional<std::int64_t> tcpi_opt_bit(const std::string& name) {
+    if (name == "TCPI_OPT_TIMESTAMPS") return 1;
+    if (name == "TCPI_OPT_SACK") return 2;
+    if (name == "TCPI_OPT_WSCALE") return 4;
+    if (name == "TCPI_OPT_ECN") return 8;
+    if (name == "TCPI_OPT_TOE") return 16;
+    return std::nullopt;
+  }
+
+  std::optional<std::int64_t> tcpi_number(int l, const Expr& x) {
+    if (x.kind == Expr::Kind::integer) return x.number;
+    if (x.kind == Expr::Kind::identifier) {
+      if (auto b = tcpi_opt_bit(x.text)) return b;
+    } else if (x.kind == Expr::Kind::bit_or) {
+      std::int64_t v = 0;
+      for (const Expr& i : x.items) {
+        auto b = tcpi_number(l, i);
+        if (!b) return std::nullopt;
+        v |= *b;
+      }
+      return v;
+    }
+    skip(l, fmt::format("TCP_INFO value {} is not supported", x.to_string()));
+    return std::nullopt;
+  }
+
+  // Compares one TCP_INFO field with what the script expects. Only fields whose value synfin
+  // really has are answered; any other field skips the script.
+  void check_tcpi(int l, const std::string& field, const Expr& want, const std::optional<SocketInfo>& info) {
+    if (want.kind == Expr::Kind::ellipsis) return;
+    if (field == "tcpi_state") {
+      if (want.kind != Expr::Kind::identifier || !want.text.starts_with("TCPI_")) {
+        skip(l, fmt::format("tcpi_state value {} is not supported", want.to_string()));
+        return;
+      }
+      std::string name = want.text.substr(5);
+      if (name == "SYN_RECEIVED") name = "SYN_RCVD";
+      auto st = freebsd_state(name);
+      if (!st) {
+        skip(l, fmt::format("unknown state {}", want.text));
+        return;
+      }
+      const TcpState have = info ? info->state : TcpState::closed;
+      if (have != *st) fail(l, fmt::format("tcpi_state is {}, expected {}", synfin::to_string(have), synfin::to_string(*st)));
+      return;
+    }
+    std::optional<std::int64_t> have;
+    if (field == "tcpi_options" || field == "tcpi_snd_wscale" || field == "tcpi_rcv_wscale") {
+      if (info) have = negotiated(*info, field);
+      if (!have) {
+        skip(l, fmt::format("{}: synfin's SocketInfo does not report the negotiated options{}", field,
+                            info ? "" : " (and there is no connection)"));
+        return;
+      }
+    } else if (field == "tcpi_snd_mss" || field == "tcpi_rcv_mss") {
+      if (!info) {
+        skip(l, fmt::format("{}: there is no connection to ask", field));
+        return;
+      }
+      have = field == "tcpi_snd_mss" ? info->snd_mss : info->rcv_mss;
+    } else {
+      skip(l, fmt::format("TCP_INFO field {} is not supported (only tcpi_state, tcpi_options, tcpi_snd_mss, "
+                          "tcpi_rcv_mss, tcpi_snd_wscale, tcpi_rcv_wscale)",
+                          field));
+      return;
+    }
+    const auto w = tcpi_number(l, want);
+    if (!w) return;
+    if (*w != *have) {
+      if (field == "tcpi_options")
+        fail(l, fmt::format("tcpi_options is {:#x}, expected {:#x} ({})", *have, *w, want.to_string()));
+      else
+        fail(l, fmt::format("{} is {}, expected {}", field, *have, *w));
+    }
+  }
+
+  // The options the connection negotiated, when SocketInfo reports them (fields named as in
+  // the connection's own ConnectionInfo). synfin has no ECN and no offload engine, so
+  // TCPI_OPT_ECN and TCPI_OPT_TOE are never set.
+  template <typename T>
+  static std::optional<std::int64_t> negotiated(const T& info, const std::string& field) {
+    if constexpr (requires { info.timestamps; info.sack; info.window_scaling; info.snd_wscale; info.rcv_wscale; }) {
+      if (field == "tcpi_snd_wscale") return info.window_scaling ? info.snd_wscale : 0;
+      if (field == "tcpi_rcv_wscale") return info.window_scaling ? info.rcv_wscale : 0;
+      std::int64_t v = 0;
+      if (info.timestamps) v |= 1;
+      if (info.sack) v |= 2;
+      if (info.window_scaling) v |= 4;
+      return v;
+    } else {
+      (void)info;
+      (void)field;
+      return std::nullopt;
+    }
+  }
+
+  std::optional<SocketInfo> info_under_test() {
     int fd = last_fd_;
     if (fd < 0 || fds_.count(fd) == 0) {
       for (auto& [n, f] : fds_) fd = n;
     }
     auto it = fds_.find(fd);
-    if (it == fds_.end() || !it->second.handle) return TcpState::closed;
+    if (it == fds_.end() || !it->second.handle) return std::nullopt;
     auto i = stack().info(*it->second.handle);
-    return i ? i->state : TcpState::closed;
+    if (!i) return std::nullopt;
+    return *i;
   }
 
   // --- the end -------------------------------------------------------------------------

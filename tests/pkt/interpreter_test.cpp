@@ -119,7 +119,143 @@ TEST(PktInterpreter, SystemCallResultsAreChecked) {
 
 TEST(PktInterpreter, StateAssertions) {
   EXPECT_EQ(run(kOpen + "+0 %{ assert tcpi_state == TCPI_SYN_SENT }%\n").verdict, Verdict::fail);
-  EXPECT_EQ(run(kOpen + "+0 %{ assert tcpi_options == 0 }%\n").verdict, Verdict::skip);
+  EXPECT_EQ(run(kOpen + "+0 %{ assert tcpi_state == TCPI_ESTABLISHED }%\n").verdict, Verdict::pass);
+  EXPECT_EQ(run(kOpen + "+0 %{ assert tcpi_color == 3 }%\n").verdict, Verdict::skip);
+  EXPECT_EQ(run(kOpen + "+0 %{ assert tcpi_state != TCPI_CLOSED }%\n").verdict, Verdict::skip);
+}
+
+TEST(PktInterpreter, TcpInfoFields) {
+  // kOpen's peer sends only an MSS option: nothing else is negotiated.
+  auto r = run(kOpen + "+0 %{ assert tcpi_snd_mss == 1460 }%\n");
+  EXPECT_EQ(r.verdict, Verdict::pass) << r.reason;
+  r = run(kOpen + "+0 %{ assert tcpi_snd_mss == 536 }%\n");
+  EXPECT_EQ(r.verdict, Verdict::fail);
+  EXPECT_NE(r.reason.find("tcpi_snd_mss is 1460"), std::string::npos) << r.reason;
+  r = run(kOpen + "+0 getsockopt(3, IPPROTO_TCP, TCP_INFO, {tcpi_state=TCPI_ESTABLISHED, tcpi_snd_mss=1460}, "
+                  "[...]) = 0\n");
+  EXPECT_EQ(r.verdict, Verdict::pass) << r.reason;
+  r = run(kOpen + "+0 getsockopt(3, IPPROTO_TCP, TCP_INFO, {tcpi_state=TCPI_LISTEN}, [...]) = 0\n");
+  EXPECT_EQ(r.verdict, Verdict::fail);
+  EXPECT_EQ(r.line, 7);
+  r = run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 bind(3, ..., ...) = 0\n+0 listen(3, 1) = 0\n"
+          "+0 getsockopt(3, IPPROTO_TCP, TCP_INFO, {tcpi_state=TCPI_LISTEN}, [...]) = 0\n");
+  EXPECT_EQ(r.verdict, Verdict::pass) << r.reason;
+  // tcpi_options: answered only when synfin reports the negotiated options, never guessed.
+  const auto none = run(kOpen + "+0 %{ assert tcpi_options == 0 }%\n");
+  const auto all = run(kOpen + "+0 %{ assert tcpi_options == (TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK) }%\n");
+  if constexpr (requires(SocketInfo i) { i.timestamps; i.sack; i.window_scaling; }) {
+    EXPECT_EQ(none.verdict, Verdict::pass) << none.reason;
+    EXPECT_EQ(all.verdict, Verdict::fail);
+    EXPECT_NE(all.reason.find("tcpi_options is 0x0, expected 0x3"), std::string::npos) << all.reason;
+    // A peer that offers everything: timestamps, SACK and window scaling (its shift 3, ours 7).
+    const std::string full = R"(0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0
++0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
++0 > S 0:0(0) win 65535 <mss 1460,nop,wscale 7,sackOK,TS val 0 ecr 0>
++0.1 < S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 3>
++0 > . 1:1(0) ack 1 <nop,nop,TS val 0 ecr 100>
+)";
+    auto r2 = run(full + "+0 %{ assert tcpi_options == (TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK | TCPI_OPT_WSCALE) }%\n"
+                         "+0 %{ assert tcpi_options == 7 }%\n"
+                         "+0 %{ assert tcpi_snd_wscale == 3 }%\n+0 %{ assert tcpi_rcv_wscale == 7 }%\n"
+                         "+0 getsockopt(3, IPPROTO_TCP, TCP_INFO, {tcpi_options=TCPI_OPT_TIMESTAMPS|TCPI_OPT_SACK|"
+                         "TCPI_OPT_WSCALE}, [...]) = 0\n");
+    EXPECT_EQ(r2.verdict, Verdict::pass) << r2.line << ": " << r2.reason;
+    // synfin has no ECN: TCPI_OPT_ECN is never set.
+    r2 = run(full + "+0 %{ assert tcpi_options == (TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK | TCPI_OPT_WSCALE | "
+                    "TCPI_OPT_ECN) }%\n");
+    EXPECT_EQ(r2.verdict, Verdict::fail);
+  } else {
+    EXPECT_EQ(none.verdict, Verdict::skip);
+    EXPECT_NE(none.reason.find("negotiated options"), std::string::npos) << none.reason;
+    EXPECT_EQ(all.verdict, Verdict::skip);
+  }
+}
+
+// poll(): readiness from synfin's socket state, revents compared exactly (after masking
+// with the requested events; POLLERR and POLLHUP are always reported).
+TEST(PktInterpreter, PollReportsReadiness) {
+  auto r = run(R"(0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0
++0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
++0 > S 0:0(0) win 65535 <mss 1460,nop,wscale 7,sackOK,TS val 0 ecr 0>
++0 poll([{fd=3, events=POLLIN|POLLOUT, revents=0}], 1, 0) = 0
++0.1 < S. 0:0(0) ack 1 win 65535 <mss 1460>
++0 > . 1:1(0) ack 1 win 65535
++0 poll([{fd=3, events=POLLIN|POLLOUT, revents=POLLOUT}], 1, 0) = 1
++0 poll([{fd=3, events=POLLOUT|POLLWRNORM, revents=POLLOUT|POLLWRNORM}], 1, 0) = 1
++0 < P. 1:11(10) ack 1 win 65535
++0 poll([{fd=3, events=POLLIN|POLLRDNORM, revents=POLLIN|POLLRDNORM}, {fd=7, events=POLLIN, revents=POLLNVAL}], 2, 0) = 2
++0 read(3, ..., 10) = 10
++0 poll([{fd=3, events=POLLIN, revents=0}], 1, 0) = 0
++0 < F. 11:11(0) ack 1 win 65535
++0 > . 1:1(0) ack 12
++0 poll([{fd=3, events=POLLIN|POLLOUT|POLLRDHUP, revents=POLLIN|POLLOUT|POLLRDHUP}], 1, 0) = 1
++0 < R. 12:12(0) ack 1 win 65535
++0 poll([{fd=3, events=POLLIN, revents=POLLIN|POLLERR|POLLHUP}], 1, 0) = 1
++0 read(3, ..., 10) = -1 ECONNRESET (Connection reset by peer)
++0 poll([{fd=3, events=0, revents=POLLHUP}], 1, 0) = 1
+)");
+  EXPECT_EQ(r.verdict, Verdict::pass) << r.line << ": " << r.reason;
+  // A listener is readable when a connection waits for accept().
+  r = run(R"(0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0 < S 0:0(0) win 65535 <mss 1460>
++0 > S. 0:0(0) ack 1 win 65535 <mss 1460>
++0 poll([{fd=3, events=POLLIN, revents=0}], 1, 0) = 0
++0.1 < . 1:1(0) ack 1 win 65535
++0 poll([{fd=3, events=POLLIN, revents=POLLIN}], 1, 0) = 1
++0 accept(3, ..., ...) = 4
++0 poll([{fd=3, events=POLLIN, revents=0}, {fd=4, events=POLLOUT, revents=POLLOUT}], 2, 0) = 1
+)");
+  EXPECT_EQ(r.verdict, Verdict::pass) << r.line << ": " << r.reason;
+}
+
+TEST(PktInterpreter, PollMismatchesFail) {
+  auto r = run(kOpen + "+0 poll([{fd=3, events=POLLIN|POLLOUT, revents=POLLIN}], 1, 0) = 1\n");
+  EXPECT_EQ(r.verdict, Verdict::fail);
+  EXPECT_EQ(r.line, 7);
+  EXPECT_NE(r.reason.find("revents for fd 3 were POLLOUT, expected POLLIN"), std::string::npos) << r.reason;
+  r = run(kOpen + "+0 poll([{fd=3, events=POLLOUT, revents=POLLOUT}], 1, 0) = 0\n");
+  EXPECT_EQ(r.verdict, Verdict::fail);
+  EXPECT_NE(r.reason.find("poll returned 1, expected 0"), std::string::npos) << r.reason;
+  r = run(kOpen + "+0 poll([{fd=3, events=POLLOUT, revents=POLLOUT}], 2, 0) = 1\n");
+  EXPECT_EQ(r.verdict, Verdict::fail);
+  EXPECT_NE(r.reason.find("nfds"), std::string::npos) << r.reason;
+  EXPECT_EQ(run(kOpen + "+0 poll([{fd=3, events=POLLFOO, revents=0}], 1, 0) = 0\n").verdict, Verdict::skip);
+}
+
+TEST(PktInterpreter, PollWaitsInVirtualTime) {
+  // Without `...`: the script waits for the call; its timeout moves time on by 300 ms.
+  auto r = run(kOpen + "+0 poll([{fd=3, events=POLLIN, revents=0}], 1, 300) = 0\n"
+                       "+0 write(3, ..., 10) = 10\n0.4 > P. 1:11(10) ack 1 win 65535\n");
+  EXPECT_EQ(r.verdict, Verdict::pass) << r.line << ": " << r.reason;
+  // Ready at once: no wait at all.
+  r = run(kOpen + "+0 poll([{fd=3, events=POLLOUT, revents=POLLOUT}], 1, 300) = 1\n"
+                  "+0 write(3, ..., 10) = 10\n0.1 > P. 1:11(10) ack 1 win 65535\n");
+  EXPECT_EQ(r.verdict, Verdict::pass) << r.line << ": " << r.reason;
+  // `a...b`: later lines run while poll() waits; data arriving at 0.3 s ends it then.
+  const std::string blocking = kOpen + "+0...0.3 poll([{fd=3, events=POLLIN, revents=POLLIN}], 1, 1000) = 1\n"
+                                       "0.3 < P. 1:11(10) ack 1 win 65535\n";
+  r = run(blocking + "+0 read(3, ..., 10) = 10\n0.34 > . 1:1(0) ack 11\n");
+  EXPECT_EQ(r.verdict, Verdict::pass) << r.line << ": " << r.reason;
+  std::string early = blocking;
+  early.replace(early.find("0.3 poll"), 3, "0.2");
+  r = run(early + "+0 read(3, ..., 10) = 10\n");
+  EXPECT_EQ(r.verdict, Verdict::fail);
+  EXPECT_NE(r.reason.find("timing"), std::string::npos) << r.reason;
+  // `a...b` that is ready at once returns at a, not at b.
+  r = run(kOpen + "+0...0.3 poll([{fd=3, events=POLLOUT, revents=POLLOUT}], 1, 1000) = 1\n");
+  EXPECT_EQ(r.verdict, Verdict::fail);
+  EXPECT_NE(r.reason.find("timing"), std::string::npos) << r.reason;
+  // `a...b` ending by its timeout.
+  r = run(kOpen + "+0...0.35 poll([{fd=3, events=POLLIN, revents=0}], 1, 250) = 0\n");
+  EXPECT_EQ(r.verdict, Verdict::pass) << r.line << ": " << r.reason;
+  // No timeout and nothing that could make it ready: the script cannot go on.
+  r = run(kOpen + "+0 poll([{fd=3, events=POLLIN, revents=POLLIN}], 1, -1) = 1\n");
+  EXPECT_EQ(r.verdict, Verdict::fail);
+  EXPECT_EQ(r.line, 7);
 }
 
 TEST(PktInterpreter, InboundSequenceNumbersMapOntoTheRealIsn) {

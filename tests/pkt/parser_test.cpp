@@ -96,6 +96,36 @@ TEST(PktParser, SystemCalls) {
   EXPECT_EQ(std::get<SyscallSpec>(s.events[4].body).result.number, 2);
 }
 
+TEST(PktParser, PollCalls) {
+  const Script s = parse_ok(
+      "+0 poll([{fd=3, events=POLLIN|POLLRDHUP, revents=POLLIN}, {fd=4, events=POLLOUT, revents=0}], 2, 250) = 1\n"
+      "+0...0.1 poll([{fd=3, events=POLLIN, revents=...}], 1, -1) = 1\n");
+  ASSERT_EQ(s.events.size(), 2u);
+  const auto& c = std::get<SyscallSpec>(s.events[0].body);
+  EXPECT_EQ(c.name, "poll");
+  ASSERT_EQ(c.args.size(), 3u);
+  ASSERT_EQ(c.args[0].kind, Expr::Kind::list);
+  ASSERT_EQ(c.args[0].items.size(), 2u);
+  const Expr& first = c.args[0].items[0];
+  ASSERT_EQ(first.kind, Expr::Kind::structure);
+  ASSERT_EQ(first.items.size(), 3u);
+  EXPECT_EQ(first.items[0].kind, Expr::Kind::assignment);
+  EXPECT_EQ(first.items[0].text, "fd");
+  EXPECT_EQ(first.items[0].items[0].number, 3);
+  EXPECT_EQ(first.items[1].text, "events");
+  EXPECT_EQ(first.items[1].items[0].kind, Expr::Kind::bit_or);
+  EXPECT_EQ(first.items[1].items[0].to_string(), "POLLIN | POLLRDHUP");
+  EXPECT_EQ(first.items[2].items[0].to_string(), "POLLIN");
+  EXPECT_EQ(c.args[0].items[1].to_string(), "{fd=4, events=POLLOUT, revents=0}");
+  EXPECT_EQ(c.args[1].number, 2);
+  EXPECT_EQ(c.args[2].number, 250);
+  EXPECT_EQ(c.result.number, 1);
+  const auto& b = std::get<SyscallSpec>(s.events[1].body);
+  EXPECT_EQ(b.args[2].number, -1);
+  EXPECT_EQ(b.args[0].items[0].items[2].items[0].kind, Expr::Kind::ellipsis);
+  EXPECT_EQ(s.events[1].time.blocking_end_us, 100000);
+}
+
 TEST(PktParser, HeaderShellCodeAndIcmp) {
   const Script s = parse_ok(R"(--ip_version=ipv4
 --tolerance_usecs=25000   // a comment
