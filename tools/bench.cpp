@@ -58,6 +58,12 @@ double wall_seconds() {
   return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
 }
 
+double thread_cpu_seconds() {
+  timespec t{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+}
+
 double cpu_seconds() {
   timespec t{};
   ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
@@ -230,6 +236,7 @@ struct Throughput {
   double cpu_s_per_gb = 0;
   std::uint64_t bytes = 0;
   std::uint64_t packets = 0;
+  double sender_cpu_s = 0, receiver_cpu_s = 0;  // two-thread runs: each thread's CPU time
 };
 
 Throughput synfin_throughput(std::uint16_t mtu, std::uint64_t total, bool progress) {
@@ -451,12 +458,16 @@ Throughput synfin_throughput_threaded(std::uint16_t mtu, std::uint64_t total, bo
         p.client->receive(pkt, t);
         to_client.pop();
         busy = true;
+        // What an ACK released leaves at once, while its packets are still in the cache,
+        // rather than after a whole batch of ACKs has built a window's worth of packets.
+        p.client->transmit(client_port, t);
       }
       while (sent < total) {
         auto r = p.client->send(*c, pat.at(sent, total - sent), t);
         if (!r || *r == 0) break;
         sent += *r;
         busy = true;
+        p.client->transmit(client_port, t);  // likewise, the segments of each write
       }
       if (sent == total && !shut) {
         (void)p.client->close(*c, t);
@@ -470,6 +481,7 @@ Throughput synfin_throughput_threaded(std::uint16_t mtu, std::uint64_t total, bo
       if (busy) idle.reset();
       else idle.wait();
     }
+    out.sender_cpu_s = thread_cpu_seconds();
     if (std::getenv("SYNFIN_BENCH_DEBUG") != nullptr)
       fmt::print(stderr, "sender: busy {} idle {} busy {:.3f} s\n", idle.busy_rounds, idle.idle_rounds, idle.busy_s);
   });
@@ -512,6 +524,7 @@ Throughput synfin_throughput_threaded(std::uint16_t mtu, std::uint64_t total, bo
       }
     }
     received = got;
+    out.receiver_cpu_s = thread_cpu_seconds();
     if (std::getenv("SYNFIN_BENCH_DEBUG") != nullptr)
       fmt::print(stderr, "receiver: busy {} idle {} busy {:.3f} s wall {:.3f}\n", idle.busy_rounds, idle.idle_rounds, idle.busy_s, wall_seconds() - wall0);
   });
@@ -1064,6 +1077,14 @@ int run_child(const BenchOptions& o) {
     const TimeWait t = synfin_timewait(n, !o.json);
     if (!t.ok) r["error"] = t.error;
     r["bytes_per_timewait"] = t.bytes_per_timewait;
+  } else if ((what == "threaded" || what == "offload") && n > 0) {
+    // One two-thread transfer, for profiling: `--child threaded:1500` (`--bytes` applies).
+    const Throughput t = synfin_throughput_threaded(static_cast<std::uint16_t>(n), o.bytes != 0 ? o.bytes : 1ull << 30,
+                                                    false, what == "offload");
+    if (!t.ok) r["error"] = t.error;
+    r["gbps"] = t.gbps;
+    r["sender_cpu_s"] = t.sender_cpu_s;
+    r["receiver_cpu_s"] = t.receiver_cpu_s;
   } else {
     r["error"] = "bad --child";
   }

@@ -481,12 +481,15 @@ PacketBuffer& Stack::Impl::new_packet(std::size_t size) {
 }
 
 void Stack::Impl::emit_tcp(Ipv4Addr src, Ipv4Addr dst, const tcp::OutSegment& seg, std::int16_t tos) {
-  const std::size_t optlen = wire::options_wire_length(seg.options, cfg_.tcp.option_layout);
-  const std::size_t tcp_len = wire::kTcpMinHeader + optlen + seg.payload_size();
+  // Room for the longest header; the header's writer then tells its length (the options
+  // are laid out once, not once to measure and again to write).
+  auto& p = new_packet(wire::kIpv4MinHeader + wire::kTcpMinHeader + wire::kTcpMaxOptions + seg.payload_size());
+  const std::size_t hl = wire::write_tcp_header(std::span(p.data() + wire::kIpv4MinHeader, p.size() - wire::kIpv4MinHeader),
+                                                seg.header, seg.options, cfg_.tcp.option_layout);
+  const std::size_t tcp_len = hl + seg.payload_size();
   const std::size_t total = wire::kIpv4MinHeader + tcp_len;
-  auto& p = new_packet(total);
+  p.resize(total);
   std::span<std::uint8_t> tcp(p.data() + wire::kIpv4MinHeader, tcp_len);
-  const std::size_t hl = wire::write_tcp_header(tcp, seg.header, seg.options, cfg_.tcp.option_layout);
   std::size_t off = hl;
   if (checksum_offloaded(src)) {
     // The device fills in the checksum (MUST-2); the field stays zero until it does.
@@ -496,13 +499,17 @@ void Stack::Impl::emit_tcp(Ipv4Addr src, Ipv4Addr dst, const tcp::OutSegment& se
     }
   } else {
     // MUST-2: the checksum, summed while the payload is copied in (one pass over the bytes).
+    // The header is summed last: its bytes were just stored, and read back at once they
+    // would stall on store forwarding.
     wire::ChecksumAccumulator sum;
     wire::add_pseudo_header_v4(sum, src.value, dst.value, wire::ip_proto::tcp, static_cast<std::uint16_t>(tcp_len));
-    sum.add(tcp.first(hl));  // the checksum field is still zero
     for (auto piece : seg.payload) {
       sum.add_copy(tcp.data() + off, piece);
       off += piece.size();
     }
+    wire::ChecksumAccumulator header;
+    header.add(tcp.first(hl));  // the checksum field is still zero
+    sum.add(header);            // at offset 0, even
     wire::store_be16(&tcp[16], sum.checksum());
   }
   wire::Ipv4Header ip;

@@ -79,6 +79,7 @@ struct Stack::Impl : tcp::ConnectionHost {
   void dropped(tcp::Connection& c, const wire::TcpSegment& seg, DropReason r) override;
   void timer_fired(tcp::Connection& c, tcp::TimerKind k) override;
   void ack_deferred(tcp::Connection& c, Instant now) override;
+  storage::BufferCache* buffer_cache() override { return &buffer_cache_; }
   void flush_acks(Instant now);
   // Trace notes, for connections and TIME-WAIT records alike (idx kNoSlot: no socket).
   void note_state(const tcp::FourTuple& t, std::uint32_t idx, TcpState from, TcpState to, StateCause why);
@@ -154,6 +155,7 @@ struct Stack::Impl : tcp::ConnectionHost {
   // Packets waiting for transmit(), and spent buffers kept for reuse.
   std::deque<PacketBuffer> tx_queue_;
   std::vector<PacketBuffer> tx_pool_;
+  storage::BufferCache buffer_cache_;  // memory of emptied socket buffers, for reuse
   std::deque<SocketEvent> events_;
   std::vector<Handle> ack_pending_;  // connections holding an ACK until the batch is done
   Counters counters_;

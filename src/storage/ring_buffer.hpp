@@ -19,6 +19,39 @@
 
 namespace synfin::storage {
 
+// Memory that emptied buffers gave back, kept for the next buffer that needs a block of the
+// same size. A bulk transfer empties and refills its buffers all the time: memory returned
+// to the allocator, which may return it to the system, would be faulted in again each time.
+// It holds a few blocks only, so idle connections still cost no buffer (DESIGN principle 6).
+class BufferCache {
+ public:
+  static constexpr std::size_t kMaxBlocks = 4;
+
+  std::unique_ptr<std::uint8_t[]> take(std::uint32_t size) {
+    for (std::size_t i = 0; i < count_; ++i) {
+      if (blocks_[i].size == size) {
+        auto data = std::move(blocks_[i].data);
+        blocks_[i] = std::move(blocks_[--count_]);
+        return data;
+      }
+    }
+    return nullptr;
+  }
+  // Keeps the block if there is room, else frees it.
+  void give(std::unique_ptr<std::uint8_t[]> data, std::uint32_t size) {
+    if (count_ < kMaxBlocks) blocks_[count_++] = Block{std::move(data), size};
+  }
+  std::size_t blocks() const { return count_; }
+
+ private:
+  struct Block {
+    std::unique_ptr<std::uint8_t[]> data;
+    std::uint32_t size = 0;
+  };
+  Block blocks_[kMaxBlocks];
+  std::size_t count_ = 0;
+};
+
 class RingBuffer {
  public:
   RingBuffer() = default;
@@ -96,12 +129,20 @@ class RingBuffer {
     if (capacity > capacity_) capacity_ = capacity;
   }
 
-  // Frees the memory if nothing is stored (nor written ahead: the caller knows).
-  void release() {
+  // Frees the memory if nothing is stored (nor written ahead: the caller knows), into
+  // `cache` if one is given.
+  void release(BufferCache* cache = nullptr) {
     if (size_ == 0) {
+      if (cache != nullptr && data_) cache->give(std::move(data_), memory_);
       data_.reset();
       head_ = 0;
     }
+  }
+
+  // Before a write: memory from the cache for a buffer that has none, if it holds a block
+  // of the size the buffer would allocate.
+  void reserve_from(BufferCache* cache) {
+    if (!data_ && cache != nullptr && memory_ != 0) data_ = cache->take(memory_);
   }
 
  private:

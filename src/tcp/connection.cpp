@@ -73,6 +73,7 @@ Result<std::uint32_t, Error> Connection::send(std::span<const std::uint8_t> data
   if (fin_queued_) return fail(Error::closing);
   if (data.empty()) return std::uint32_t{0};
   if (data.size() > snd_buf_.free_space()) tune_send_buffer();
+  snd_buf_.reserve_from(host_->buffer_cache());
   const std::uint32_t n = snd_buf_.write(data);
   if (n == 0) {
     writable_wanted_ = true;
@@ -93,6 +94,7 @@ Result<std::uint32_t, Error> Connection::send_urgent(std::span<const std::uint8_
   }
   const std::uint32_t before = snd_buf_.size();
   if (data.size() > snd_buf_.free_space()) return fail(Error::would_block);
+  snd_buf_.reserve_from(host_->buffer_cache());
   snd_buf_.write(data);
   // MUST-62: the urgent pointer marks the octet following the urgent data.
   extras().snd_up = snd_data_base_ + before + static_cast<std::uint32_t>(data.size());
@@ -113,7 +115,7 @@ Result<std::uint32_t, Error> Connection::receive(std::span<std::uint8_t> out, In
   rcv_read_ += n;
   if (n > 0) {
     tune_receive_buffer(n, now);
-    if (rcv_buf_.empty() && !has_out_of_order()) rcv_buf_.release();
+    if (rcv_buf_.empty() && !has_out_of_order()) rcv_buf_.release(host_->buffer_cache());
     maybe_window_update(now);
     return n;
   }
@@ -405,7 +407,7 @@ void Connection::enter_time_wait(Instant now) {
   time_wait_deadline_ = now + 2 * cfg_->msl;  // MUST-13
   // What is left to deliver stays readable; nothing more will be sent.
   snd_buf_.consume(snd_buf_.size());
-  snd_buf_.release();
+  snd_buf_.release(host_->buffer_cache());
   if (extras_) extras_->ooo.clear();
 }
 
@@ -454,10 +456,10 @@ void Connection::become_closed(StateCause why, Error err) {
       time_wait_deadline_ = kNever;
   if (err != Error::none) error_ = err;
   snd_buf_.consume(snd_buf_.size());
-  snd_buf_.release();
+  snd_buf_.release(host_->buffer_cache());
   if (read_closed_ || err != Error::none) {
     rcv_buf_.consume(rcv_buf_.size());
-    rcv_buf_.release();
+    rcv_buf_.release(host_->buffer_cache());
   }
   if (extras_) extras_->ooo.clear();
   set_state(TcpState::closed, why);
@@ -470,9 +472,9 @@ void Connection::return_to_listen(StateCause why) {
   rtx_deadline_ = persist_deadline_ = delack_deadline_ = keepalive_deadline_ = sws_deadline_ =
       time_wait_deadline_ = kNever;
   snd_buf_.consume(snd_buf_.size());
-  snd_buf_.release();
+  snd_buf_.release(host_->buffer_cache());
   rcv_buf_.consume(rcv_buf_.size());
-  rcv_buf_.release();
+  rcv_buf_.release(host_->buffer_cache());
   if (extras_) extras_->ooo.clear();
   tuple_.remote_port = listen_remote_port_;
   passive_open_ = false;
@@ -499,8 +501,8 @@ void Connection::return_to_listen(StateCause why) {
 }
 
 void Connection::release_buffers() {
-  if (snd_buf_.empty()) snd_buf_.release();
-  if (rcv_buf_.empty() && !has_out_of_order()) rcv_buf_.release();
+  if (snd_buf_.empty()) snd_buf_.release(host_->buffer_cache());
+  if (rcv_buf_.empty() && !has_out_of_order()) rcv_buf_.release(host_->buffer_cache());
 }
 
 void Connection::drop(const wire::TcpSegment& seg, DropReason r) { host_->dropped(*this, seg, r); }

@@ -117,6 +117,8 @@ class ConnectionHost {
   // processes packets in batches may hold it and call send_pending_ack() once the whole
   // batch is processed, so that one ACK covers them all (MUST-58, MUST-59).
   virtual void ack_deferred(Connection& c, Instant now);
+  // Where emptied buffers leave their memory for the next one; default: none (freed).
+  virtual storage::BufferCache* buffer_cache() { return nullptr; }
 };
 
 // Per-connection statistics, in the spirit of Linux's TCP_INFO.

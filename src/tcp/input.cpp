@@ -92,6 +92,7 @@ void Connection::listen_arrives(const wire::TcpSegment& seg, Instant now) {
 void Connection::queue_syn_text(const wire::TcpSegment& syn) {
   std::uint32_t n = 0;
   if (!syn.payload.empty() && cfg_->accept_syn_data) {
+    rcv_buf_.reserve_from(host_->buffer_cache());
     n = rcv_buf_.write_ahead(0, syn.payload);
     extras().ooo.add(0, n);
   }
@@ -506,7 +507,7 @@ void Connection::ack_advanced(const wire::TcpSegment& seg, Seq old_una, Instant 
     writable_wanted_ = false;
     notify(EventKind::writable);
   }
-  if (snd_buf_.empty()) snd_buf_.release();
+  if (snd_buf_.empty()) snd_buf_.release(host_->buffer_cache());
 }
 
 void Connection::update_window(const wire::TcpSegment& seg, Instant now) {
@@ -576,6 +577,7 @@ void Connection::process_text(Seq seq, std::span<const std::uint8_t> data, bool 
   if (offset == 0 && !had_holes) {
     // In order, and nothing held beyond it: straight into the buffer (what follows would do
     // the same with the out-of-order bookkeeping of one range).
+    rcv_buf_.reserve_from(host_->buffer_cache());
     const std::uint32_t n = rcv_buf_.write_ahead(0, data);
     if (n < data.size()) ack_now_ = true;  // cut by the buffer
     deliver_in_order(n, false, now);
@@ -604,6 +606,7 @@ void Connection::process_text(Seq seq, std::span<const std::uint8_t> data, bool 
     if (a == offset && b == end) return;  // nothing new in it
     break;
   }
+  rcv_buf_.reserve_from(host_->buffer_cache());
   const std::uint32_t n = rcv_buf_.write_ahead(offset, data);
   if (n < data.size()) ack_now_ = true;  // cut by the buffer
   std::uint32_t evicted = 0xffffffffu;

@@ -19,6 +19,12 @@ class ChecksumAccumulator {
   ChecksumAccumulator& add(std::span<const std::uint8_t> bytes);
   // Copies `bytes` to `dst` and adds them, in one pass over the bytes.
   ChecksumAccumulator& add_copy(std::uint8_t* dst, std::span<const std::uint8_t> bytes);
+  // Adds bytes already summed by another accumulator that started at an even offset of this
+  // stream (a header summed after its payload, say), in one step.
+  ChecksumAccumulator& add(const ChecksumAccumulator& even_part);
+  // Adds a sum of big-endian 16-bit words given as numbers (a header's fields, added
+  // without storing and reloading them); `length` is the byte count they stand for.
+  ChecksumAccumulator& add_words(std::uint64_t sum_of_words, std::size_t length);
   ChecksumAccumulator& add_be16(std::uint16_t v);
   ChecksumAccumulator& add_be32(std::uint32_t v);
   // The folded one's complement sum (not inverted), host order.

@@ -76,6 +76,32 @@ TEST(Checksum, PseudoHeaderV4EqualsExplicitBytes) {
   EXPECT_EQ(a.sum(), b.sum());
 }
 
+TEST(Checksum, PseudoHeaderV4FromHighValues) {
+  // Addresses and a length whose words carry when added.
+  const std::uint8_t ph[] = {0xff, 0xfe, 0xfd, 0xfc, 0xfb, 0xfa, 0xf9, 0xf8, 0, 17, 0xff, 0xf0};
+  ChecksumAccumulator c, d;
+  c.add(ph);
+  add_pseudo_header_v4(d, 0xfffefdfc, 0xfbfaf9f8, 17, 0xfff0);
+  EXPECT_EQ(c.sum(), d.sum());
+  EXPECT_EQ(reference_checksum(ph, sizeof ph), d.checksum());
+}
+
+TEST(Checksum, HeaderSummedAfterItsPayload) {
+  // A header at the even offset 0, added after a payload of any parity, as the sender does.
+  std::mt19937 rng(7);
+  std::vector<std::uint8_t> buf(60 + 1500);
+  for (auto& b : buf) b = static_cast<std::uint8_t>(rng());
+  for (std::size_t hl : {20, 32, 60}) {
+    for (std::size_t len : {0, 1, 2, 3, 127, 128, 129, 1447, 1448}) {
+      ChecksumAccumulator payload, header;
+      payload.add({buf.data() + hl, len});
+      header.add({buf.data(), hl});
+      payload.add(header);
+      ASSERT_EQ(payload.checksum(), reference_checksum(buf.data(), hl + len)) << hl << " " << len;
+    }
+  }
+}
+
 TEST(Checksum, PseudoHeaderV6EqualsExplicitBytes) {
   std::array<std::uint8_t, 16> src{}, dst{};
   src[0] = 0xfe; src[1] = 0x80; src[15] = 1;

@@ -158,6 +158,33 @@ TEST(RingBuffer, ReleaseFreesMemoryOnlyWhenEmpty) {
   EXPECT_EQ(read_string(r, 4), "more");
 }
 
+TEST(RingBuffer, ReleasedMemoryIsReusedThroughACache) {
+  BufferCache cache;
+  RingBuffer a(64 * 1024), b(64 * 1024), small(16);
+  a.write(bytes_of("data"));
+  a.release(&cache);
+  EXPECT_EQ(cache.blocks(), 0u);  // still holding data: kept
+  EXPECT_EQ(read_string(a, 4), "data");
+  a.release(&cache);
+  EXPECT_FALSE(a.allocated());
+  EXPECT_EQ(cache.blocks(), 1u);
+  small.reserve_from(&cache);  // a block of another size is no use to it
+  EXPECT_FALSE(small.allocated());
+  b.reserve_from(&cache);  // 4 KiB, as its first allocation would be
+  EXPECT_TRUE(b.allocated());
+  EXPECT_EQ(cache.blocks(), 0u);
+  EXPECT_EQ(b.write(bytes_of("more")), 4u);
+  EXPECT_EQ(read_string(b, 4), "more");
+  // The cache keeps a few blocks; more are freed.
+  for (int i = 0; i < 10; ++i) {
+    RingBuffer r(4096);
+    r.write(bytes_of("x"));
+    r.consume(1);
+    r.release(&cache);
+  }
+  EXPECT_EQ(cache.blocks(), BufferCache::kMaxBlocks);
+}
+
 TEST(RingBuffer, SetCapacityOnlyWhenEmpty) {
   RingBuffer r(4);
   r.write(bytes_of("ab"));
