@@ -1078,13 +1078,20 @@ int run_child(const BenchOptions& o) {
     if (!t.ok) r["error"] = t.error;
     r["bytes_per_timewait"] = t.bytes_per_timewait;
   } else if ((what == "threaded" || what == "offload") && n > 0) {
-    // One two-thread transfer, for profiling: `--child threaded:1500` (`--bytes` applies).
+    // One two-thread transfer, for profiling: `--child threaded:1500` or `offload:1500`
+    // (`--bytes` applies); `--child one:1500` below runs the one-thread transfer.
     const Throughput t = synfin_throughput_threaded(static_cast<std::uint16_t>(n), o.bytes != 0 ? o.bytes : 1ull << 30,
                                                     false, what == "offload");
     if (!t.ok) r["error"] = t.error;
     r["gbps"] = t.gbps;
     r["sender_cpu_s"] = t.sender_cpu_s;
     r["receiver_cpu_s"] = t.receiver_cpu_s;
+  } else if (what == "one" && n > 0) {
+    // One one-thread transfer (both stacks and both applications), for profiling.
+    const Throughput t = synfin_throughput(static_cast<std::uint16_t>(n), o.bytes != 0 ? o.bytes : 1ull << 30, false);
+    if (!t.ok) r["error"] = t.error;
+    r["gbps"] = t.gbps;
+    r["cpu_s_per_gb"] = t.cpu_s_per_gb;
   } else {
     r["error"] = "bad --child";
   }
