@@ -126,6 +126,9 @@ struct SocketOptions {
   std::optional<Duration> keepalive_interval;
   std::optional<std::uint8_t> keepalive_probes;
   std::optional<Duration> user_timeout;
+  // Buffer sizes in bytes, before the connection opens (or on a listener). A size set here
+  // is kept: auto-tuning no longer grows that buffer (as Linux does once SO_SNDBUF or
+  // SO_RCVBUF is set), so send() takes no more than send_buffer.
   std::optional<std::uint32_t> send_buffer;
   std::optional<std::uint32_t> recv_buffer;
   // Linger with a zero timeout: close() resets instead of closing gracefully.

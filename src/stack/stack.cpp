@@ -680,8 +680,10 @@ void Stack::Impl::listen_input(std::uint32_t lidx, const wire::TcpSegment& seg,
   if (l.child_options.no_options) s.conn->set_no_options(*l.child_options.no_options);
   if (l.child_options.congestion) s.conn->set_congestion(*l.child_options.congestion);
   if (l.child_options.send_buffer || l.child_options.recv_buffer) {
-    (void)s.conn->set_buffer_sizes(l.child_options.send_buffer.value_or(cfg_.tcp.send_buffer),
-                                   l.child_options.recv_buffer.value_or(cfg_.tcp.recv_buffer));
+    if (s.conn->set_buffer_sizes(l.child_options.send_buffer.value_or(cfg_.tcp.send_buffer),
+                                 l.child_options.recv_buffer.value_or(cfg_.tcp.recv_buffer)) == Error::none) {
+      s.conn->lock_buffer_sizes(l.child_options.send_buffer.has_value(), l.child_options.recv_buffer.has_value());
+    }
   }
   call(idx, now, [&](tcp::Connection& c) {
     (void)c.open_passive();
@@ -1063,6 +1065,7 @@ Error Stack::Impl::apply_options(std::uint32_t idx, const SocketOptions& o, Inst
     if (o.send_buffer || o.recv_buffer) {
       const auto info = c.info();
       err = c.set_buffer_sizes(o.send_buffer.value_or(info.send_buffer), o.recv_buffer.value_or(info.recv_buffer));
+      if (err == Error::none) c.lock_buffer_sizes(o.send_buffer.has_value(), o.recv_buffer.has_value());
     }
     if (o.no_options) {
       if (c.state() == TcpState::closed) {

@@ -136,6 +136,7 @@ std::uint32_t Connection::urgent_pending() const {
 // that, up to max_recv_buffer. The right edge moves out as the application reads.
 void Connection::tune_receive_buffer(std::uint32_t copied, Instant now) {
   if (!cfg_->auto_tune || !rtt_.has_sample() || !is_synchronized(state_)) return;
+  if (extras_ && extras_->rcv_buf_locked) return;
   rcv_space_copied_ += copied;
   if (rcv_space_start_ == Instant{}) {
     rcv_space_start_ = now;
@@ -164,6 +165,7 @@ void Connection::round_buffers_to_mss() {
 // congestion window (what one round trip can carry, plus as much queued behind it).
 void Connection::tune_send_buffer() {
   if (!cfg_->auto_tune || !is_synchronized(state_)) return;
+  if (extras_ && extras_->snd_buf_locked) return;
   const std::uint64_t want = std::min<std::uint64_t>(
       2ull * std::max(cc_.cwnd(), std::min(snd_wnd_, cc_.cwnd() * 2)), std::max(cfg_->max_send_buffer, cfg_->send_buffer));
   if (want > snd_buf_.capacity()) snd_buf_.grow(static_cast<std::uint32_t>(want));
@@ -283,6 +285,13 @@ Error Connection::set_buffer_sizes(std::uint32_t send_bytes, std::uint32_t recv_
   snd_buf_.set_capacity(send_bytes);
   rcv_buf_.set_capacity(recv_bytes);
   return Error::none;
+}
+
+void Connection::lock_buffer_sizes(bool send, bool recv) {
+  if (!send && !recv) return;
+  Extras& x = extras();
+  x.snd_buf_locked = x.snd_buf_locked || send;
+  x.rcv_buf_locked = x.rcv_buf_locked || recv;
 }
 
 void Connection::path_mtu_changed(std::uint16_t mtu, Instant now) {

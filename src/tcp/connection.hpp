@@ -216,6 +216,9 @@ class Connection {
   void set_no_options(bool on) { opts_.no_options = on; }
   const ConnectionOptions& options() const { return opts_; }
   Error set_buffer_sizes(std::uint32_t send_bytes, std::uint32_t recv_bytes);
+  // A size the user chose is kept: auto-tuning leaves that buffer alone (as Linux does once
+  // SO_SNDBUF or SO_RCVBUF is set).
+  void lock_buffer_sizes(bool send, bool recv);
   // Path MTU changed (ICMP fragmentation needed): lower the effective MSS, never abort.
   void path_mtu_changed(std::uint16_t mtu, Instant now);
   // An ICMP soft error for this connection (MUST-56: never aborts by itself).
@@ -381,6 +384,8 @@ class Connection {
     Seq rcv_up;                                     // while has_urgent_
     Instant challenge_window{};                     // RFC 5961 section 7 rate limit
     std::uint16_t challenge_count = 0;
+    bool snd_buf_locked = false;  // the user set the send buffer's size: no auto-tuning
+    bool rcv_buf_locked = false;  // likewise the receive buffer's
     std::uint32_t timeouts = 0;
     std::uint32_t fast_retransmits = 0;
     std::uint32_t dupacks_received = 0;
