@@ -104,6 +104,23 @@ void Narrator::on_trace(const TraceEvent& e) {
   }
 }
 
+// The options a SYN offers (or a SYN-ACK accepts): each is used only if both SYNs carry it.
+std::string Narrator::offered_options(const wire::TcpOptions& o, bool answer) const {
+  std::vector<std::string> parts;
+  if (o.has_wscale) parts.push_back(fmt::format(fmt::runtime(tr("window scaling (shift {})", "窗口缩放（移位 {}）")), o.wscale));
+  if (o.sack_permitted) parts.push_back(tr("SACK", "SACK"));
+  if (o.has_timestamps) parts.push_back(tr("timestamps", "时间戳"));
+  if (parts.empty()) return {};
+  std::string list;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) list += i + 1 == parts.size() ? tr(" and ", "和") : tr(", ", "、");
+    list += parts[i];
+  }
+  return answer ? fmt::format(fmt::runtime(tr("; it accepts {} (RFC 7323, RFC 2018)", "；它接受{}（RFC 7323、RFC 2018）")), list)
+                : fmt::format(fmt::runtime(tr("; it offers {}, each used only if the answer carries it too",
+                                              "；它提议使用{}，只有对方的应答也带上时才会启用")), list);
+}
+
 std::string Narrator::explain(const TraceEvent& e, Flow& me, Flow& peer, const std::string& who,
                               const std::string& other) {
   const TraceSegment& s = e.segment;
@@ -130,7 +147,8 @@ std::string Narrator::explain(const TraceEvent& e, Flow& me, Flow& peer, const s
       return fmt::format(fmt::runtime(tr("the SYN again: no answer yet, so it is retransmitted with a doubled timeout",
                                          "再次发送 SYN：尚无应答，超时时间加倍后重传")));
     return fmt::format(fmt::runtime(tr("first handshake segment: {} asks to open a connection and announces its MSS",
-                                       "握手第一步：{} 请求建立连接，并告知其 MSS")), who);
+                                       "握手第一步：{} 请求建立连接，并告知其 MSS")), who) +
+           offered_options(s.options, false);
   }
   if (syn && ack) {
     if (me.sent_plain_syn && !me.syn_acked_once && !e.segment.retransmission) {
@@ -151,7 +169,8 @@ std::string Narrator::explain(const TraceEvent& e, Flow& me, Flow& peer, const s
                                          "{} 发出的握手第二步，但它回应的是一个旧的重复 SYN：其确认号与 {} 的 ISN + 1 不符")),
                          who, other);
     return fmt::format(fmt::runtime(tr("second handshake segment: {} acknowledges the SYN and sends its own",
-                                       "握手第二步：{} 确认对方的 SYN，并发送自己的 SYN")), who);
+                                       "握手第二步：{} 确认对方的 SYN，并发送自己的 SYN")), who) +
+           offered_options(s.options, true);
   }
   std::string text;
   if (s.payload_len > 0) {

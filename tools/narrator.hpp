@@ -54,6 +54,7 @@ class Narrator : public TraceSink {
   // The loss recovery a sender in recovery runs: RFC 6675 when both SYNs offered SACK (the
   // stacks offer it whenever it is configured), else RFC 6582 NewReno.
   std::string recovery_kind(const Flow& me, const Flow& peer) const;
+  std::string offered_options(const wire::TcpOptions& o, bool answer) const;
   std::string explain(const TraceEvent& e, Flow& me, Flow& peer, const std::string& who,
                       const std::string& other);
   void line(Instant at, std::string_view who, const std::string& what, const std::string& why);

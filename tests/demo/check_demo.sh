@@ -26,6 +26,11 @@ if "$synfin" demo --loss 2 >/dev/null 2>&1; then echo "loss 2 accepted"; exit 1;
 grep -Eq '^ +[0-9.]+ +server +==> .*len [1-9][0-9]* .*\[cwnd [0-9]+\]$' "$work/clean" \
   || { echo "the timeline shows no cwnd on the server's data segments"; exit 1; }
 if grep -q 'ssthresh\|recovery' "$work/clean"; then echo "ssthresh or recovery shown without any loss"; exit 1; fi
+# The handshake's explanations say which options are offered and accepted.
+grep -q 'first handshake segment: client .*offers window scaling (shift [0-9]*), SACK and timestamps' "$work/clean" \
+  || { echo "the SYN's explanation does not name the options it offers"; exit 1; }
+grep -q 'second handshake segment: server .*accepts window scaling (shift [0-9]*), SACK and timestamps' "$work/clean" \
+  || { echo "the SYN-ACK's explanation does not name the options it accepts"; exit 1; }
 "$synfin" demo --loss 0.05 --seed 21 >"$work/lossy"
 grep -Eq '^ +[0-9.]+ +client +==> .* len 0 <.*sack [0-9]+:[0-9]+.*>$' "$work/lossy" \
   || { echo "seed 21: no SACK block on the client's ACKs (pick another seed if the stack's behaviour changed)"; cat "$work/lossy"; exit 1; }
