@@ -327,6 +327,10 @@ bool Connection::check_sequence(const wire::TcpSegment& seg, Seq& seq,
       data_seq = rcv_nxt_;
       ack_now_ = true;  // a duplicate: tell the peer where we are
     } else {
+      // Repeated data with new data after it: the D-SACK goes out at once rather than with
+      // a delayed ACK, since it tells the sender its retransmission was spurious (RFC 2883;
+      // Linux and FreeBSD do the same).
+      if (sack_ok_) ack_now_ = true;
       data = data.subspan(old);
       data_seq = rcv_nxt_;
     }

@@ -313,9 +313,23 @@ void Connection::note_duplicate(Seq left, Seq right) {
 
 void Connection::add_sack_option(wire::TcpOptions& o, std::size_t max_blocks) const {
   std::size_t n = 0;
-  if (dsack_pending_) o.sack[n++] = extras_->dsack;
+  int containing = -1;
+  if (dsack_pending_) {
+    const SackBlock d = extras_->dsack;
+    o.sack[n++] = d;
+    // RFC 2883 section 4: a duplicate inside a block held above RCV.NXT is followed by
+    // that block, so that the sender sees both the duplicate and where it sits.
+    for (std::uint8_t i = 0; i < sack_recent_count_ && n < max_blocks; ++i) {
+      const SackBlock b = extras_->sack_recent[i];
+      if (b.right > rcv_nxt_ && b.left <= d.left && d.right <= b.right) {
+        o.sack[n++] = b;
+        containing = i;
+        break;
+      }
+    }
+  }
   for (std::uint8_t i = 0; i < sack_recent_count_ && n < max_blocks; ++i) {
-    if (extras_->sack_recent[i].right <= rcv_nxt_) continue;
+    if (i == containing || extras_->sack_recent[i].right <= rcv_nxt_) continue;
     o.sack[n++] = extras_->sack_recent[i];
   }
   o.sack_count = static_cast<std::uint8_t>(n);

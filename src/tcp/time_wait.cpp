@@ -162,6 +162,7 @@ TimeWaitVerdict time_wait_arrives(TimeWaitRecord& r, const wire::TcpSegment& seg
         data_seq = r.rcv_nxt;
         r.ack_pending = true;
       } else {
+        if (r.sack_ok) r.ack_pending = true;  // the D-SACK at once, as input.cpp does
         size -= old;
         data_seq = r.rcv_nxt;
       }

@@ -266,6 +266,49 @@ TEST_F(Sack, DuplicateIsReportedAsDsack) {
   EXPECT_EQ(h.out().options.sack_count, 0);
 }
 
+TEST_F(Sack, Rfc2883ADuplicateInsideAnOlderBlockIsFollowedByThatBlock) {
+  // Two blocks held beyond a hole at 1: 201-300, then 401-500 (the newest, first).
+  h.in(data(201, 100));
+  h.out();
+  h.in(data(401, 100));
+  Sent b = h.out();
+  ASSERT_EQ(b.options.sack_count, 2);
+  EXPECT_EQ(b.options.sack[0], (wire::SackBlock{h.peer_iss() + 401, h.peer_iss() + 501}));
+  // Part of the older block again: the D-SACK, then the block it sits in, then the other.
+  h.in(data(221, 50));
+  Sent a = h.out();
+  EXPECT_EQ(a.rel_ack, 1u);
+  ASSERT_EQ(a.options.sack_count, 3);
+  EXPECT_EQ(a.options.sack[0], (wire::SackBlock{h.peer_iss() + 221, h.peer_iss() + 271}));
+  EXPECT_EQ(a.options.sack[1], (wire::SackBlock{h.peer_iss() + 201, h.peer_iss() + 301}));
+  EXPECT_EQ(a.options.sack[2], (wire::SackBlock{h.peer_iss() + 401, h.peer_iss() + 501}));
+}
+
+TEST(SackDelayedAck, RepeatedDataWithNewDataAfterItIsAcknowledgedAtOnceWithItsDsack) {
+  TcpConfig cfg = with_options(false, false, true);
+  cfg.delayed_ack = 40ms;
+  Harness h(cfg);
+  ASSERT_EQ(h.conn().open_active(h.now()), Error::none);
+  h.out();
+  h.in({.flags = SYN | ACK, .seq = 0, .ack = 1, .options = opts({}, {}, true, kMss)});
+  h.expect(ACK, 1, 1);
+  auto data = [](std::uint32_t seq, std::size_t n) {
+    return In{.flags = ACK, .seq = seq, .ack = 1, .data = std::string(n, 'd')};
+  };
+  // In-order data alone waits for the delayed ACK...
+  h.in(data(1, 100));
+  h.expect_none();
+  ASSERT_TRUE(h.wait_for_segment(1s));
+  h.expect(ACK, 1, 101);
+  // ... but 51-150 (51-100 again, 101-150 new) has a D-SACK to report: at once.
+  h.in(data(51, 100));
+  Sent a = h.out();
+  EXPECT_EQ(a.rel_ack, 151u);
+  ASSERT_GE(a.options.sack_count, 1);
+  EXPECT_EQ(a.options.sack[0], (wire::SackBlock{h.peer_iss() + 51, h.peer_iss() + 101}));
+  h.expect_none();
+}
+
 TEST(SackLimits, AtMostThreeBlocksBesideTimestamps) {
   Harness h(with_options(false, true, true));
   ASSERT_EQ(h.conn().open_active(h.now()), Error::none);
