@@ -148,6 +148,9 @@ struct SocketOptions {
   // on a listener for the connections it accepts, or on an established connection, which
   // goes on from its current cwnd and ssthresh.
   std::optional<CongestionAlgorithm> congestion;
+
+  // Sets every field that `o` sets and leaves the others.
+  void update(const SocketOptions& o);
 };
 
 // Which loss recovery a connection is in.

@@ -94,6 +94,26 @@ struct Fd {
   std::optional<Duration> keepinit;  // TCP_KEEPINIT as set
 };
 
+// A flag expression as packetdrill writes them: a number, a known name, or numbers and names
+// joined by '|'. nullopt when some part is neither; `unknown` (if given) then points at it.
+template <class Lookup>
+std::optional<std::int64_t> bit_expr(const Expr& x, const Lookup& lookup, const Expr** unknown = nullptr) {
+  if (x.kind == Expr::Kind::integer) return x.number;
+  if (x.kind == Expr::Kind::identifier) {
+    if (auto b = lookup(x.text)) return b;
+  } else if (x.kind == Expr::Kind::bit_or) {
+    std::int64_t v = 0;
+    for (const Expr& i : x.items) {
+      auto b = bit_expr(i, lookup, unknown);
+      if (!b) return std::nullopt;
+      v |= *b;
+    }
+    return v;
+  }
+  if (unknown != nullptr) *unknown = &x;
+  return std::nullopt;
+}
+
 // poll()'s bits as the scripts' host (FreeBSD) defines them; POLLWRNORM is POLLOUT there.
 namespace pollbit {
 constexpr std::int64_t in = 0x1, pri = 0x2, out = 0x4, err = 0x8, hup = 0x10, nval = 0x20, rdnorm = 0x40,
@@ -639,23 +659,12 @@ class Interpreter {
   std::optional<CallResult> bad_fd() { return CallResult::error("EBADF"); }
 
   std::optional<std::int64_t> flag_value(const Expr& x) {
-    if (x.kind == Expr::Kind::integer) return x.number;
-    if (x.kind == Expr::Kind::identifier) {
-      if (x.text == "O_RDWR") return profile_.o_rdwr;
-      if (x.text == "O_NONBLOCK") return profile_.o_nonblock;
-      if (x.text == "O_RDONLY") return 0;
+    return bit_expr(x, [&](const std::string& name) -> std::optional<std::int64_t> {
+      if (name == "O_RDWR") return profile_.o_rdwr;
+      if (name == "O_NONBLOCK") return profile_.o_nonblock;
+      if (name == "O_RDONLY") return 0;
       return std::nullopt;
-    }
-    if (x.kind == Expr::Kind::bit_or) {
-      std::int64_t v = 0;
-      for (const Expr& i : x.items) {
-        auto b = flag_value(i);
-        if (!b) return std::nullopt;
-        v |= *b;
-      }
-      return v;
-    }
-    return std::nullopt;
+    });
   }
 
   std::optional<CallResult> sys_fcntl(const Event& e, const SyscallSpec& s) {
@@ -1099,46 +1108,22 @@ class Interpreter {
       collect();
       if (err != Error::none) return CallResult::error(errno_for(err));
     } else {
-      merge(f->pending, o);
+      f->pending.update(o);
       f->has_pending = true;
     }
     return CallResult::ok(0);
   }
 
-  static void merge(SocketOptions& into, const SocketOptions& o) {
-    if (o.no_delay) into.no_delay = o.no_delay;
-    if (o.keepalive) into.keepalive = o.keepalive;
-    if (o.keepalive_idle) into.keepalive_idle = o.keepalive_idle;
-    if (o.keepalive_interval) into.keepalive_interval = o.keepalive_interval;
-    if (o.keepalive_probes) into.keepalive_probes = o.keepalive_probes;
-    if (o.user_timeout) into.user_timeout = o.user_timeout;
-    if (o.send_buffer) into.send_buffer = o.send_buffer;
-    if (o.recv_buffer) into.recv_buffer = o.recv_buffer;
-    if (o.linger_zero) into.linger_zero = o.linger_zero;
-    if (o.no_options) into.no_options = o.no_options;
-    if (o.syn_timeout) into.syn_timeout = o.syn_timeout;
-  }
-
   // --- poll() --------------------------------------------------------------------------
   // A poll flag expression: POLLIN, POLLIN|POLLOUT, a number; nullopt (after a skip) if unknown.
   std::optional<std::int64_t> poll_flags(const Event& e, const Expr& x) {
-    if (x.kind == Expr::Kind::integer) return x.number;
-    if (x.kind == Expr::Kind::identifier) {
-      if (auto b = poll_bit(x.text)) return b;
-      skip(e.line, fmt::format("poll flag {} is not supported", x.text));
-      return std::nullopt;
+    const Expr* bad = &x;
+    const auto v = bit_expr(x, poll_bit, &bad);
+    if (!v) {
+      skip(e.line, bad->kind == Expr::Kind::identifier ? fmt::format("poll flag {} is not supported", bad->text)
+                                                       : fmt::format("poll flags {} are not supported", bad->to_string()));
     }
-    if (x.kind == Expr::Kind::bit_or) {
-      std::int64_t v = 0;
-      for (const Expr& i : x.items) {
-        auto b = poll_flags(e, i);
-        if (!b) return std::nullopt;
-        v |= *b;
-      }
-      return v;
-    }
-    skip(e.line, fmt::format("poll flags {} are not supported", x.to_string()));
-    return std::nullopt;
+    return v;
   }
 
   std::optional<PollCall> parse_poll(const Event& e, const SyscallSpec& s) {
@@ -1525,20 +1510,10 @@ class Interpreter {
   }
 
   std::optional<std::int64_t> tcpi_number(int l, const Expr& x) {
-    if (x.kind == Expr::Kind::integer) return x.number;
-    if (x.kind == Expr::Kind::identifier) {
-      if (auto b = tcpi_opt_bit(x.text)) return b;
-    } else if (x.kind == Expr::Kind::bit_or) {
-      std::int64_t v = 0;
-      for (const Expr& i : x.items) {
-        auto b = tcpi_number(l, i);
-        if (!b) return std::nullopt;
-        v |= *b;
-      }
-      return v;
-    }
-    skip(l, fmt::format("TCP_INFO value {} is not supported", x.to_string()));
-    return std::nullopt;
+    const Expr* bad = &x;
+    const auto v = bit_expr(x, tcpi_opt_bit, &bad);
+    if (!v) skip(l, fmt::format("TCP_INFO value {} is not supported", bad->to_string()));
+    return v;
   }
 
   // Compares one TCP_INFO field with what the script expects. Only fields whose value synfin

@@ -1028,27 +1028,33 @@ Error Stack::abort(Handle h, Instant now) {
   return Error::none;
 }
 
+void SocketOptions::update(const SocketOptions& o) {
+  auto take = [](auto& mine, const auto& theirs) {
+    if (theirs) mine = theirs;
+  };
+  take(no_delay, o.no_delay);
+  take(keepalive, o.keepalive);
+  take(keepalive_idle, o.keepalive_idle);
+  take(keepalive_interval, o.keepalive_interval);
+  take(keepalive_probes, o.keepalive_probes);
+  take(user_timeout, o.user_timeout);
+  take(send_buffer, o.send_buffer);
+  take(recv_buffer, o.recv_buffer);
+  take(linger_zero, o.linger_zero);
+  take(tos, o.tos);
+  take(report_soft_errors, o.report_soft_errors);
+  take(syn_timeout, o.syn_timeout);
+  take(no_options, o.no_options);
+  take(congestion, o.congestion);
+}
+
 Error Stack::set_options(Handle h, const SocketOptions& o, Instant now) {
   Impl& m = *impl_;
   Slot* s = m.app_slot(h);
   if (s == nullptr) return Error::not_connected;
   if (s->kind == Slot::Kind::listener) {
     // Options on a listener apply to the connections it spawns.
-    SocketOptions& c = s->listener->child_options;
-    if (o.no_delay) c.no_delay = o.no_delay;
-    if (o.keepalive) c.keepalive = o.keepalive;
-    if (o.keepalive_idle) c.keepalive_idle = o.keepalive_idle;
-    if (o.keepalive_interval) c.keepalive_interval = o.keepalive_interval;
-    if (o.keepalive_probes) c.keepalive_probes = o.keepalive_probes;
-    if (o.user_timeout) c.user_timeout = o.user_timeout;
-    if (o.tos) c.tos = o.tos;
-    if (o.report_soft_errors) c.report_soft_errors = o.report_soft_errors;
-    if (o.no_options) c.no_options = o.no_options;
-    if (o.linger_zero) c.linger_zero = o.linger_zero;
-    if (o.send_buffer) c.send_buffer = o.send_buffer;
-    if (o.recv_buffer) c.recv_buffer = o.recv_buffer;
-    if (o.syn_timeout) c.syn_timeout = o.syn_timeout;
-    if (o.congestion) c.congestion = o.congestion;
+    s->listener->child_options.update(o);
     return Error::none;
   }
   return m.apply_options(h.index, o, now);

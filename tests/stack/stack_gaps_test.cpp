@@ -413,6 +413,47 @@ TEST_F(GapsRawNoTune, SendAcceptsNoMoreThanTheSendBuffer) {
   EXPECT_EQ(*r, 1000u);
 }
 
+TEST(GapsOptions, UpdateTakesEverySetFieldAndKeepsTheRest) {
+  SocketOptions all;
+  all.no_delay = true;
+  all.keepalive = true;
+  all.keepalive_idle = 11s;
+  all.keepalive_interval = 12s;
+  all.keepalive_probes = 13;
+  all.user_timeout = 14s;
+  all.send_buffer = 15000;
+  all.recv_buffer = 16000;
+  all.linger_zero = true;
+  all.tos = 17;
+  all.report_soft_errors = false;
+  all.syn_timeout = 18s;
+  all.no_options = true;
+  all.congestion = CongestionAlgorithm::newreno;
+  SocketOptions u;
+  u.update(all);
+  EXPECT_EQ(u.no_delay, all.no_delay);
+  EXPECT_EQ(u.keepalive, all.keepalive);
+  EXPECT_EQ(u.keepalive_idle, all.keepalive_idle);
+  EXPECT_EQ(u.keepalive_interval, all.keepalive_interval);
+  EXPECT_EQ(u.keepalive_probes, all.keepalive_probes);
+  EXPECT_EQ(u.user_timeout, all.user_timeout);
+  EXPECT_EQ(u.send_buffer, all.send_buffer);
+  EXPECT_EQ(u.recv_buffer, all.recv_buffer);
+  EXPECT_EQ(u.linger_zero, all.linger_zero);
+  EXPECT_EQ(u.tos, all.tos);
+  EXPECT_EQ(u.report_soft_errors, all.report_soft_errors);
+  EXPECT_EQ(u.syn_timeout, all.syn_timeout);
+  EXPECT_EQ(u.no_options, all.no_options);
+  EXPECT_EQ(u.congestion, all.congestion);
+  // Fields left unset keep their value.
+  SocketOptions one;
+  one.tos = 4;
+  u.update(one);
+  EXPECT_EQ(u.tos, std::optional<std::uint8_t>(4));
+  EXPECT_EQ(u.send_buffer, all.send_buffer);
+  EXPECT_EQ(u.congestion, all.congestion);
+}
+
 TEST_F(GapsRaw, ASendBufferTheUserSetIsKeptEvenWithAutoTuning) {
   SocketOptions o;
   o.send_buffer = 3000;
