@@ -20,6 +20,7 @@ struct BenchOptions {
   std::uint64_t bytes = 0;         // throughput transfer size; 0: 1 GiB (quick: 32 MiB)
   std::uint64_t lifetimes = 0;     // connrate count; 0: 200,000 (quick: 5,000)
   std::uint64_t idle = 0;          // memory: idle connections; 0: 100,000 and 1,000,000
+  unsigned rounds = 0;             // throughput: interleaved rounds, median reported; 0: 3 (quick: 1)
   std::string child;               // internal: one memory measurement in a fresh process
 };
 
