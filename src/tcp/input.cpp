@@ -498,7 +498,7 @@ void Connection::ack_advanced(const wire::TcpSegment& seg, Seq old_una, Instant 
       recovery_ack(acked, now);
     } else {
       dupacks_ = 0;
-      cc_.on_ack(acked, now, rtt_.srtt());
+      cc_.on_ack(acked, now, rtt_.srtt(), snd_max_.since(old_una));
     }
   }
   // RFC 6298 section 5.2 and 5.3: stop the timer when all is acknowledged, else restart it.

@@ -53,6 +53,9 @@ TEST(Congestion, Must19_RtoCollapsesToOneSegmentThenSlowStartThenAvoidance) {
   h.expect_none();
   EXPECT_EQ(h.conn().info().cwnd, kMss);
   EXPECT_EQ(h.conn().info().ssthresh, 5 * kMss);  // FlightSize / 2
+  // More to send, so that the window is what holds the sender back throughout (a sender
+  // that is not using its window does not grow it: see WindowDoesNotGrow... below).
+  h.send_bytes(20 * kMss);
   // Slow start up to ssthresh: each ACK of one segment adds one.
   const std::uint32_t want[] = {2, 3, 4, 5};
   for (std::uint32_t i = 0; i < 4; ++i) {
@@ -66,6 +69,56 @@ TEST(Congestion, Must19_RtoCollapsesToOneSegmentThenSlowStartThenAvoidance) {
   }
   EXPECT_EQ(h.conn().info().cwnd, 6 * kMss);
   EXPECT_FALSE(h.conn().info().in_recovery);
+}
+
+// RFC 9438 section 5.8: an ACK raises cwnd only while the sender is using its window (cwnd
+// under twice what was in flight). Each case fails with the window growing by one segment
+// per ACK, as it did before.
+TEST(Congestion, WindowDoesNotGrowWhileTheApplicationSendsLessThanItAllows) {
+  Harness h;
+  h.to_established_active();
+  std::uint32_t acked = 0;
+  for (int round = 0; round < 20; ++round) {
+    h.send_bytes(2 * kMss);  // two segments per round trip, of ten allowed
+    h.drain();
+    acked += 2;
+    h.in({.flags = ACK, .seq = 1, .ack = seg(acked)});
+  }
+  EXPECT_EQ(h.conn().info().cwnd, 10 * kMss);
+  EXPECT_EQ(h.conn().info().unacked, 0u);
+}
+
+TEST(Congestion, WindowDoesNotGrowBeyondTwiceWhatThePeersWindowLetsOut) {
+  Harness h;
+  h.to_established_active();
+  h.in({.flags = ACK, .seq = 1, .ack = 1, .win = 3 * kMss});  // the peer's window: three segments
+  h.send_bytes(40 * kMss);
+  EXPECT_EQ(h.drain().size(), 3u);
+  for (std::uint32_t i = 1; i <= 30; ++i) {
+    h.in({.flags = ACK, .seq = 1, .ack = seg(i), .win = 3 * kMss});
+    h.drain();
+  }
+  EXPECT_EQ(h.conn().info().unacked, 3 * kMss);
+  // Slow start stops where cwnd reaches twice the flight (ten segments were already more
+  // than twice three): it stays at its initial ten segments instead of reaching 40.
+  EXPECT_EQ(h.conn().info().cwnd, 10 * kMss);
+}
+
+TEST(Congestion, WindowGrowsAgainOnceTheSenderFillsIt) {
+  Harness h;
+  h.to_established_active();
+  h.in({.flags = ACK, .seq = 1, .ack = 1, .win = 3 * kMss});
+  h.send_bytes(40 * kMss);
+  h.drain();
+  h.in({.flags = ACK, .seq = 1, .ack = seg(1), .win = 3 * kMss});
+  h.drain();
+  ASSERT_EQ(h.conn().info().cwnd, 10 * kMss);
+  // The peer opens its window wide: the flight fills cwnd, and slow start resumes.
+  h.in({.flags = ACK, .seq = 1, .ack = seg(2), .win = 65535});
+  h.drain();
+  EXPECT_EQ(h.conn().info().unacked, 10 * kMss);
+  h.in({.flags = ACK, .seq = 1, .ack = seg(3), .win = 65535});
+  EXPECT_EQ(h.conn().info().cwnd, 11 * kMss);
 }
 
 TEST(Congestion, Must19_ThreeDupAcksFastRetransmitTheFirstUnackedSegment) {
