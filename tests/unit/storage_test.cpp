@@ -175,14 +175,36 @@ TEST(RingBuffer, ReleasedMemoryIsReusedThroughACache) {
   EXPECT_EQ(cache.blocks(), 0u);
   EXPECT_EQ(b.write(bytes_of("more")), 4u);
   EXPECT_EQ(read_string(b, 4), "more");
-  // The cache keeps a few blocks; more are freed.
-  for (int i = 0; i < 10; ++i) {
+  // The cache keeps blocks up to its byte budget; more are freed.
+  constexpr std::size_t kFit = BufferCache::kMaxBytes / 4096;
+  for (std::size_t i = 0; i < kFit + 10; ++i) {
     RingBuffer r(4096);
     r.write(bytes_of("x"));
     r.consume(1);
     r.release(&cache);
   }
-  EXPECT_EQ(cache.blocks(), BufferCache::kMaxBlocks);
+  EXPECT_EQ(cache.blocks(), kFit);
+  EXPECT_EQ(cache.bytes(), BufferCache::kMaxBytes);
+}
+
+TEST(RingBuffer, TheCacheHandsBackTheBlockGivenLastOfTheRightSize) {
+  BufferCache cache;
+  auto a = std::make_unique<std::uint8_t[]>(4096);
+  auto b = std::make_unique<std::uint8_t[]>(4096);
+  auto big = std::make_unique<std::uint8_t[]>(8192);
+  const std::uint8_t* pa = a.get();
+  const std::uint8_t* pb = b.get();
+  const std::uint8_t* pbig = big.get();
+  cache.give(std::move(a), 4096);
+  cache.give(std::move(big), 8192);
+  cache.give(std::move(b), 4096);
+  EXPECT_EQ(cache.blocks(), 3u);
+  EXPECT_EQ(cache.take(4096).get(), pb);  // the last given first
+  EXPECT_EQ(cache.take(8192).get(), pbig);
+  EXPECT_EQ(cache.take(4096).get(), pa);
+  EXPECT_EQ(cache.take(4096), nullptr);
+  EXPECT_EQ(cache.blocks(), 0u);
+  EXPECT_EQ(cache.bytes(), 0u);
 }
 
 TEST(RingBuffer, SetCapacityOnlyWhenEmpty) {
