@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <deque>
 #include <cstring>
@@ -334,6 +335,7 @@ Throughput synfin_throughput(std::uint16_t mtu, std::uint64_t total, bool progre
 // become visible in batches: publish() fences, then moves the tail.
 class Ring {
  public:
+  // `slots` is a power of two.
   Ring(std::size_t slots, std::size_t slot_bytes)
       : slots_(slots), slot_bytes_(slot_bytes), lengths_(slots), bytes_(slots * slot_bytes + kAlign) {}
   // Copies the packet into the next slot; it is not visible to the consumer until publish().
@@ -343,7 +345,7 @@ class Ring {
       head_cache_ = head_.load(std::memory_order_acquire);
       if (tail - head_cache_ == slots_) return false;
     }
-    const std::size_t i = tail % slots_;
+    const std::size_t i = tail & (slots_ - 1);
     stream_copy(slot(i), p.data(), p.size());
     lengths_[i] = static_cast<std::uint32_t>(p.size());
     ++unpublished_;
@@ -365,7 +367,7 @@ class Ring {
       tail_cache_ = tail_.load(std::memory_order_acquire);
       if (head == tail_cache_) return {};
     }
-    const std::size_t i = head % slots_;
+    const std::size_t i = head & (slots_ - 1);
     return {slot(i), lengths_[i]};
   }
   void pop() { head_.store(head_.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
@@ -375,8 +377,8 @@ class Ring {
   void prefetch_next() {
     const std::size_t next = head_.load(std::memory_order_relaxed) + 1;
     if (next >= tail_cache_) return;
-    const std::uint8_t* p = slot(next % slots_);
-    const std::size_t n = lengths_[next % slots_];
+    const std::uint8_t* p = slot(next & (slots_ - 1));
+    const std::size_t n = lengths_[next & (slots_ - 1)];
     for (std::size_t off = 0; off < n; off += 64) __builtin_prefetch(p + off);
   }
 
@@ -499,7 +501,9 @@ Throughput synfin_throughput_threaded(std::uint16_t mtu, std::uint64_t total, bo
     return out;
   }
   const std::size_t slot = (std::size_t{mtu} + 63) / 64 * 64;
-  const std::size_t slots = std::max<std::size_t>(64, (std::getenv("SYNFIN_BENCH_RING") ? std::atoi(std::getenv("SYNFIN_BENCH_RING")) : (8u << 20)) / slot);
+  // About 8 MB of slots, a power of two of them (the index is a mask).
+  const std::size_t bytes_wanted = std::getenv("SYNFIN_BENCH_RING") ? std::strtoull(std::getenv("SYNFIN_BENCH_RING"), nullptr, 10) : (8u << 20);
+  const std::size_t slots = std::bit_floor(std::max<std::size_t>(64, bytes_wanted / slot));
   Ring to_server(slots, slot), to_client(slots, slot);
   RingPort client_port(to_server, mtu), server_port(to_client, mtu);
   const Pattern& pat = pattern();
