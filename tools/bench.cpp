@@ -23,11 +23,8 @@
 #include <atomic>
 #include <bit>
 #include <chrono>
-#include <deque>
 #include <cstring>
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -36,6 +33,10 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include <fmt/format.h>
 
