@@ -1265,8 +1265,9 @@ int run_bench(const BenchOptions& o) {
     if (!off.ok) errors.push_back(fmt::format("synfin throughput at MTU 1500 with checksum offload: {}", off.error));
     s["throughput_gbps_mtu1500_checksum_offload"] = off.gbps;
     if (rounds > 1) {
-      notes.push_back(fmt::format("throughput: the median of {} rounds in which synfin's two-thread transfers and the "
-                                  "kernel's took turns (each round's figure is in --json)", rounds));
+      notes.push_back(o.no_kernel ? fmt::format("throughput: the median of {} rounds (each round's figure is in --json)", rounds)
+                                  : fmt::format("throughput: the median of {} rounds in which synfin's two-thread transfers "
+                                                "and the kernel's took turns (each round's figure is in --json)", rounds));
     }
     notes.push_back("synfin throughput: each stack on its own thread with its application (sender, receiver), "
                     "checksums computed and verified on every segment; CPU seconds per GB from the one-thread run; "

@@ -1204,9 +1204,13 @@ class Interpreter {
     if (rcv_closed) r |= pollbit::in | pollbit::rdnorm | pollbit::rdhup;
     if (f.so_error != Error::none) r |= pollbit::in | pollbit::rdnorm | pollbit::err;
     if (rcv_closed && snd_closed) r |= pollbit::hup;
+    // Writable when there is room, and also once the sending side is closed or an error is
+    // pending: a write then fails at once instead of blocking (FreeBSD's sowriteable(),
+    // Linux's tcp_poll()).
     if (!snd_closed && i && (st == TcpState::established || st == TcpState::close_wait) &&
         i->send_queued < i->send_buffer)
       r |= pollbit::out | pollbit::wrnorm;
+    if (snd_closed || f.so_error != Error::none) r |= pollbit::out | pollbit::wrnorm;
     if (!gone && stack().urgent_pending(*f.handle) > 0) r |= pollbit::pri;
     return r;
   }
