@@ -300,7 +300,14 @@ bool Connection::check_sequence(const wire::TcpSegment& seg, Seq& seq,
       note_duplicate(first, first + static_cast<std::uint32_t>(seg.payload.size()));
     }
     drop(seg, DropReason::tcp_not_acceptable);
-    if (ack_rate_allows(now)) send_ack(now);
+    if (ack_rate_allows(now)) {
+      // To a SYN the answer is a plain ACK, as RFC 5961 section 4.2 asks "irrespective of
+      // the sequence number", even where the BSD choice would send our unacknowledged FIN
+      // again with an ACK (FreeBSD answers an out-of-window SYN in LAST-ACK so, too).
+      plain_ack_ = seg.syn();
+      send_ack(now);
+      plain_ack_ = false;
+    }
     return false;
   }
 

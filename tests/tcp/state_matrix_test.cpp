@@ -290,6 +290,45 @@ TEST(StateMatrix, RstAck_Rfc5961OnlyExactRcvNxtResets) { run_kind(Kind::rst_ack)
 TEST(StateMatrix, Syn_ChallengeAckInSynchronizedStates) { run_kind(Kind::syn); }
 TEST(StateMatrix, SynAck_ChallengeAckInSynchronizedStates) { run_kind(Kind::syn_ack); }
 TEST(StateMatrix, Ack_AcceptableMovesStateUnacceptableIsAcked) { run_kind(Kind::ack); }
+// Where our FIN is outstanding and the BSD choice of sending it again with every ACK is on
+// (the FreeBSD profile), an unacceptable segment is answered with the FIN and the ACK, but a
+// SYN outside the window with a plain ACK at SND.NXT: RFC 5961 section 4.2 asks for that
+// "irrespective of the sequence number", and FreeBSD does it (its state-event-engine
+// scripts rcv-syn-{fin-wait-1,closing,last-ack}-outside-*).
+TEST(StateMatrix, SynOutsideTheWindowGetsAPlainAckWhereFinIsResentWithAcks) {
+  TcpConfig cfg = Harness::default_config();
+  cfg.resend_fin_with_ack = true;
+  for (StateId id : {kF1, kCL, kLA}) {
+    const StateSpec& st = kStates[id];
+    SCOPED_TRACE(st.name);
+    Harness h(cfg);
+    if (id == kCL) {
+      // to_closing() expects the plain ACK of the crossing FIN that the default gives.
+      h.to_fin_wait_1();
+      h.in({.flags = FIN | ACK, .seq = 1, .ack = 1});
+    } else {
+      (h.*st.reach)();
+    }
+    h.drain();
+    ASSERT_EQ(h.state(), st.state);
+    // Beyond the window, a plain ACK answers with our FIN again...
+    h.in({.flags = ACK, .seq = st.rcv_nxt + 200000, .ack = st.snd_nxt});
+    h.expect(ACK | FIN, st.snd_nxt - 1, st.rcv_nxt);
+    // ... and a SYN there, or below RCV.NXT, with a plain ACK at SND.NXT.
+    {
+      SCOPED_TRACE("SYN beyond the window");
+      h.in({.flags = SYN, .seq = st.rcv_nxt + 200000, .ack = 0});
+      h.expect(ACK, st.snd_nxt, st.rcv_nxt);
+    }
+    {
+      SCOPED_TRACE("SYN below RCV.NXT");
+      h.in({.flags = SYN, .seq = st.rcv_nxt - 1, .ack = 0});
+      h.expect(ACK, st.snd_nxt, st.rcv_nxt);
+    }
+    h.expect_none();
+    EXPECT_EQ(h.state(), st.state);
+  }
+}
 TEST(StateMatrix, Data_AcceptedOnlyAtLeftEdge) { run_kind(Kind::data); }
 TEST(StateMatrix, Fin_TakenOnlyAtLeftEdge) { run_kind(Kind::fin); }
 
