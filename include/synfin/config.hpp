@@ -106,7 +106,8 @@ struct TcpConfig {
   ReceiverSws receiver_sws = ReceiverSws::rfc9293;
   // Judge arriving segments against all the free buffer space when it exceeds the window we
   // could announce (an unscaled window tops out at 65535), as the BSDs do; otherwise against
-  // the window announced (RCV.WND).
+  // the window announced (RCV.WND). A SYN-RECEIVED reached from LISTEN keeps to the window its
+  // SYN-ACK announced, as a BSD SYN cache does.
   bool accept_free_space = false;
   // While our FIN is unacknowledged, every ACK we send carries it again (the BSDs); otherwise
   // a plain ACK, as section 3.10.7.4 describes.
@@ -116,8 +117,12 @@ struct TcpConfig {
   std::uint16_t challenge_ack_limit = 10;
 
   // Data carried on a SYN is kept and delivered once the connection is established
-  // (RFC 9293 section 3.10.7.2); when false it is dropped and left for the peer to resend.
+  // (RFC 9293 sections 3.10.7.2 and 3.10.7.3); when false it is dropped and left for the
+  // peer to resend. The first is for a SYN to a listener, the second for the peer's SYN in
+  // SYN-SENT (a simultaneous open): FreeBSD drops the first (its SYN cache keeps no data)
+  // and keeps the second; Linux drops both.
   bool accept_syn_data = true;
+  bool accept_syn_data_in_syn_sent = true;
 
   // Option emission order and alignment.
   wire::OptionLayout option_layout = wire::kDefaultLayout;

@@ -66,8 +66,10 @@ Profile freebsd_profile() {
   t.initial_window_segments = 10;
   // net.inet.tcp.ack_war_cnt (challenge ACKs per second, RFC 5961).
   t.challenge_ack_limit = 5;
-  // Without a Fast Open server FreeBSD discards data carried on a SYN.
+  // Without a Fast Open server FreeBSD discards data carried on a SYN to a listener (its SYN
+  // cache keeps none); on the peer's SYN in SYN-SENT it keeps the data for later.
   t.accept_syn_data = false;
+  t.accept_syn_data_in_syn_sent = true;
   // RFC 7323 and SACK on (net.inet.tcp.rfc1323=1, sack.enable=1); the window scale offered
   // follows kern.ipc.maxsockbuf (2 MiB: scale 6); segments without timestamps are tolerated
   // (net.inet.tcp.tolerate_missing_ts=1).

@@ -288,7 +288,7 @@ class Connection {
   void check_fin(Seq fin_seq, Instant now);
   void process_fin(Instant now);
   void deliver_in_order(std::uint32_t ready, bool had_holes, Instant now);
-  void queue_syn_text(const wire::TcpSegment& syn);
+  void queue_syn_text(const wire::TcpSegment& syn, bool keep_text);
 
   // ACK handling
   void ack_advanced(const wire::TcpSegment& seg, Seq old_una, Instant now);

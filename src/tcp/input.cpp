@@ -82,16 +82,16 @@ void Connection::listen_arrives(const wire::TcpSegment& seg, Instant now) {
   snd_wl1_ = seg.seq;
   snd_wl2_ = seg.ack;
   set_state(TcpState::syn_received, StateCause::rcv_syn);
-  queue_syn_text(seg);
+  queue_syn_text(seg, cfg_->accept_syn_data);
   rcv_adv_ = rcv_nxt_;
   send_syn(true, now);
 }
 
 // RFC 9293 section 3.10.7.2 and 3.10.7.3: text (and a FIN) on a SYN is queued "for
 // processing later": it is acknowledged only once the connection is established.
-void Connection::queue_syn_text(const wire::TcpSegment& syn) {
+void Connection::queue_syn_text(const wire::TcpSegment& syn, bool keep_text) {
   std::uint32_t n = 0;
-  if (!syn.payload.empty() && cfg_->accept_syn_data) {
+  if (!syn.payload.empty() && keep_text) {
     rcv_buf_.reserve_from(host_->buffer_cache());
     n = rcv_buf_.write_ahead(0, syn.payload);
     extras().ooo.add(0, n);
@@ -158,7 +158,7 @@ void Connection::syn_sent_arrives(const wire::TcpSegment& seg, Instant now) {
   }
   // Simultaneous open (MUST-10): answer with <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
   set_state(TcpState::syn_received, StateCause::rcv_syn);
-  queue_syn_text(seg);
+  queue_syn_text(seg, cfg_->accept_syn_data_in_syn_sent);
   rcv_adv_ = rcv_nxt_;
   send_syn(true, now);
 }
@@ -237,7 +237,12 @@ void Connection::synchronized_arrives(const wire::TcpSegment& seg, Instant now) 
 bool Connection::check_sequence(const wire::TcpSegment& seg, Seq& seq,
                                 std::span<const std::uint8_t>& data, bool& fin, Instant now) {
   std::uint32_t wnd = rcv_wnd();
-  if (cfg_->accept_free_space) wnd = std::max(wnd, rcv_buf_.free_space());
+  // Judged against the free space rather than the window announced, except in a SYN-RECEIVED
+  // reached from LISTEN: the BSDs hold such a half-open connection in a SYN cache, which
+  // checks against the window its SYN-ACK announced.
+  if (cfg_->accept_free_space && !(state_ == TcpState::syn_received && passive_open_)) {
+    wnd = std::max(wnd, rcv_buf_.free_space());
+  }
   const std::uint32_t len = seg.seg_len();
 
   // TIME-WAIT: a retransmission of the peer's FIN is acknowledged again and restarts the

@@ -428,6 +428,7 @@ TcpConfig make_config(std::uint8_t a, std::uint8_t b) {
   if (b & 0x10) c.accept_syn_data = false;
   if (b & 0x20) c.challenge_ack_limit = 2;
   if (b & 0x40) c.initial_window_segments = 1;
+  if (b & 0x80) c.accept_syn_data_in_syn_sent = false;
   return c;
 }
 

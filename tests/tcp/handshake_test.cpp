@@ -166,6 +166,46 @@ TEST(Handshake, DataOnSynIsDeliveredAfterEstablishment) {
   EXPECT_EQ(h.receive(), "hello");
 }
 
+// The same in a simultaneous open (section 3.10.7.3, SYN-SENT: "queue them for processing
+// after the ESTABLISHED state has been reached"), and the two cases have a knob each: the
+// FreeBSD profile drops data on a SYN to a listener but keeps it on a SYN in SYN-SENT.
+TEST(Handshake, DataOnSynInSynSentIsDeliveredAfterEstablishment) {
+  for (bool keep : {true, false}) {
+    SCOPED_TRACE(keep ? "kept" : "dropped");
+    TcpConfig cfg = Harness::default_config();
+    cfg.accept_syn_data = false;  // a listener's choice: no effect here
+    cfg.accept_syn_data_in_syn_sent = keep;
+    Harness h(cfg);
+    h.to_syn_sent();
+    h.in({.flags = SYN, .seq = 0, .ack = 0, .data = "abc"});
+    h.expect(SYN | ACK, 0, 1);  // the SYN only
+    EXPECT_EQ(h.receive(), "");
+    h.in({.flags = ACK, .seq = keep ? 4u : 1u, .ack = 1});
+    EXPECT_EQ(h.state(), TcpState::established);
+    if (keep) {
+      h.expect(ACK, 1, 4);
+      EXPECT_EQ(h.receive(), "abc");
+    } else {
+      h.expect_none();
+      EXPECT_EQ(h.receive(), "");
+    }
+  }
+}
+
+TEST(Handshake, DataOnSynToAListenerIsDroppedWhenNotAccepted) {
+  TcpConfig cfg = Harness::default_config();
+  cfg.accept_syn_data = false;
+  cfg.accept_syn_data_in_syn_sent = true;  // a simultaneous open's choice: no effect here
+  Harness h(cfg);
+  h.to_listen();
+  h.in({.flags = SYN, .seq = 0, .ack = 0, .data = "hello"});
+  h.expect(SYN | ACK, 0, 1);
+  h.in({.flags = ACK, .seq = 1, .ack = 1});
+  EXPECT_EQ(h.state(), TcpState::established);
+  h.expect_none();
+  EXPECT_EQ(h.receive(), "");  // left for the peer to send again
+}
+
 TEST(Handshake, RetransmittedSynInSynReceivedResendsSynAck) {
   Harness h;
   h.to_syn_received_passive();

@@ -290,6 +290,42 @@ TEST(StateMatrix, RstAck_Rfc5961OnlyExactRcvNxtResets) { run_kind(Kind::rst_ack)
 TEST(StateMatrix, Syn_ChallengeAckInSynchronizedStates) { run_kind(Kind::syn); }
 TEST(StateMatrix, SynAck_ChallengeAckInSynchronizedStates) { run_kind(Kind::syn_ack); }
 TEST(StateMatrix, Ack_AcceptableMovesStateUnacceptableIsAcked) { run_kind(Kind::ack); }
+
+// With accept_free_space (the BSD choice), segments are judged against all the free buffer
+// space, which may reach past the window an unscaled field can announce; but a SYN-RECEIVED
+// reached from LISTEN keeps to the window its SYN-ACK announced, as a BSD SYN cache does. An
+// RST past that window, inside the free space, is then dropped silently there (RFC 5961
+// section 3.2), and draws a challenge ACK elsewhere. (FreeBSD suite: rcv-rst-syn-rcvd-*,
+// rcv-rst-ack-syn-rcvd-*, via-listen against via-syn-sent.)
+TEST(StateMatrix, PassiveSynReceivedJudgesAgainstTheAnnouncedWindowNotTheFreeSpace) {
+  TcpConfig cfg = Harness::default_config();
+  cfg.accept_free_space = true;
+  cfg.recv_buffer = 131072;  // more than the 65535 an unscaled window announces
+  constexpr std::uint32_t kPastWindow = 1 + 70000;
+  {
+    SCOPED_TRACE("SYN-RECEIVED from LISTEN");
+    Harness h(cfg);
+    h.to_syn_received_passive();
+    h.in({.flags = RST, .seq = kPastWindow, .ack = 0});
+    h.expect_none();
+    EXPECT_EQ(h.state(), TcpState::syn_received);
+    EXPECT_EQ(h.conn().info().challenge_acks, 0u);
+    h.in({.flags = RST, .seq = 2, .ack = 0});  // in the window, not at RCV.NXT
+    h.expect(ACK, 1, 1);
+    EXPECT_EQ(h.state(), TcpState::syn_received);
+  }
+  for (auto reach : {&Harness::to_syn_received_active, &Harness::to_established_passive}) {
+    Harness h(cfg);
+    (h.*reach)();
+    h.drain();
+    const TcpState before = h.state();
+    SCOPED_TRACE(to_string(before));
+    h.in({.flags = RST, .seq = kPastWindow, .ack = 0});
+    h.expect(ACK, 1, 1);  // inside the free space: a challenge ACK
+    EXPECT_EQ(h.state(), before);
+    EXPECT_EQ(h.conn().info().challenge_acks, 1u);
+  }
+}
 // Where our FIN is outstanding and the BSD choice of sending it again with every ACK is on
 // (the FreeBSD profile), an unacceptable segment is answered with the FIN and the ACK, but a
 // SYN outside the window with a plain ACK at SND.NXT: RFC 5961 section 4.2 asks for that
