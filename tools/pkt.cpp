@@ -31,6 +31,9 @@ CLI::App* add_pkt_command(CLI::App& app, PktOptions& opts) {
                 "defaults and shell commands)")
       ->check(CLI::IsMember(synfin::pkt::profile_names()))
       ->capture_default_str();
+  p->add_option("-D,--define", opts.defines,
+                "A name #ifdef tests, as packetdrill's -D (repeatable); given, these replace the profile's "
+                "(synfin: STANDARD and synfin; freebsd: FreeBSD)");
   p->add_flag("--json", opts.json, "Print one JSON object per script (path, result, reason, line)");
   p->add_flag("--verbose", opts.verbose, "Print every event and packet of each script");
   p->add_flag("--non-fatal-syscalls", opts.non_fatal_syscalls,
@@ -77,6 +80,7 @@ int run_pkt(const PktOptions& opts) {
     fmt::print(stderr, "synfin pkt: unknown profile {}\n", opts.profile);
     return 2;
   }
+  if (!opts.defines.empty()) profile->defines = opts.defines;
   std::vector<std::string> files;
   if (!collect_scripts(opts.paths, files)) return 2;
 

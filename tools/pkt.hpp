@@ -13,6 +13,7 @@ namespace synfin::tools {
 struct PktOptions {
   std::vector<std::string> paths;
   std::string profile = "synfin";
+  std::vector<std::string> defines;  // replace the profile's #ifdef names when given
   bool json = false;
   bool verbose = false;
   bool non_fatal_syscalls = false;

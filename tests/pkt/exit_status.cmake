@@ -1,7 +1,7 @@
 # Checks `synfin pkt`'s exit status and summary: 0 when nothing failed (passes and skips),
 # non-zero as soon as one script fails, with --json as without.
 #
-# Inputs: -DSYNFIN=<synfin binary> -DFIXTURES=<tests/pkt/fixtures>.
+# Inputs: -DSYNFIN=<synfin binary> -DFIXTURES=<tests/pkt/fixtures> -DDEFINES=<tests/pkt/defines>.
 
 function(expect_run status_kind summary)
   execute_process(COMMAND "${SYNFIN}" pkt --profile synfin ${ARGN}
@@ -26,3 +26,7 @@ expect_run(zero "1 passed, 0 failed, 1 skipped" "${FIXTURES}/passes.pkt" "${FIXT
 expect_run(nonzero "0 passed, 1 failed, 0 skipped" "${FIXTURES}/fails.pkt")
 expect_run(nonzero "1 passed, 1 failed, 1 skipped" "${FIXTURES}")
 expect_run(nonzero "0 passed, 1 failed, 0 skipped" --json "${FIXTURES}/fails.pkt")
+# -D replaces the profile's #ifdef names.
+expect_run(nonzero "0 passed, 1 failed, 0 skipped" "${DEFINES}/ifdef-alt.pkt")
+expect_run(zero "1 passed, 0 failed, 0 skipped" -D ALT "${DEFINES}/ifdef-alt.pkt")
+expect_run(nonzero "0 passed, 1 failed, 0 skipped" -D ALT -D STANDARD "${DEFINES}/ifdef-alt.pkt")
