@@ -112,6 +112,10 @@ struct TcpConfig {
   // While our FIN is unacknowledged, every ACK we send carries it again (the BSDs); otherwise
   // a plain ACK, as section 3.10.7.4 describes.
   bool resend_fin_with_ack = false;
+  // An RST accepted in CLOSING or LAST-ACK, after the application shut its sending side:
+  // section 3.10.7.4 only enters CLOSED, and synfin reports no error (the default); Linux
+  // and FreeBSD report ECONNRESET to an application that still holds the socket.
+  bool reset_after_shutdown_is_error = false;
 
   // RFC 5961: challenge ACKs (and ACKs to unacceptable segments) per connection per second.
   std::uint16_t challenge_ack_limit = 10;

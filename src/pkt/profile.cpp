@@ -88,6 +88,8 @@ Profile freebsd_profile() {
   t.receiver_sws = ReceiverSws::bsd;
   t.accept_free_space = true;
   t.resend_fin_with_ack = true;
+  // tcp_drop() sets ECONNRESET on an RST in CLOSING and LAST-ACK as in any other state.
+  t.reset_after_shutdown_is_error = true;
   t.ack_every_second_segment = true;
   t.rto_slop = std::chrono::milliseconds(200);
   t.min_rto = std::chrono::milliseconds(30);

@@ -388,6 +388,13 @@ bool Connection::check_rst(const wire::TcpSegment& seg, Instant now) {
       break;
     case TcpState::closing:
     case TcpState::last_ack:
+      if (cfg_->reset_after_shutdown_is_error) {
+        notify(EventKind::reset, Error::reset);
+        become_closed(StateCause::rcv_rst, Error::reset);
+      } else {
+        become_closed(StateCause::rcv_rst, Error::none);
+      }
+      break;
     case TcpState::time_wait:
       become_closed(StateCause::rcv_rst, Error::none);
       break;

@@ -370,6 +370,29 @@ TEST(StateMatrix, Fin_TakenOnlyAtLeftEdge) { run_kind(Kind::fin); }
 
 // --- what the application hears when an RST at RCV.NXT is accepted (MUST-12) ---
 
+// The BSD and Linux choice, a knob (the FreeBSD profile sets it): an RST in CLOSING or
+// LAST-ACK is reported as a reset to an application that only shut its sending side.
+TEST(StateMatrix, RstAfterShutdownIsAnErrorWhenConfigured) {
+  TcpConfig cfg = Harness::default_config();
+  cfg.reset_after_shutdown_is_error = true;
+  for (StateId id : {kCL, kLA}) {
+    const StateSpec& s = kStates[id];
+    SCOPED_TRACE(s.name);
+    Harness h(cfg);
+    (h.*s.reach)();
+    h.clear_events();
+    h.in({.flags = RST, .seq = s.rcv_nxt, .ack = 0});
+    h.expect_none();
+    EXPECT_EQ(h.state(), kClosed);
+    auto reset = h.last_event(EventKind::reset);
+    ASSERT_TRUE(reset.has_value());
+    EXPECT_EQ(reset->error, Error::reset);
+    auto closed = h.last_event(EventKind::closed);
+    ASSERT_TRUE(closed.has_value());
+    EXPECT_EQ(closed->error, Error::reset);
+  }
+}
+
 TEST(StateMatrix, Must12_RstEventPerState) {
   struct Want {
     StateId id;
