@@ -292,7 +292,7 @@ void Stack::Impl::dropped(tcp::Connection& c, const wire::TcpSegment& seg, DropR
 
 void Stack::Impl::note_drop(const tcp::FourTuple& t, std::uint32_t idx, const wire::TcpSegment& seg,
                             DropReason r) {
-  count_drop(r);
+  ++counters_.drops[static_cast<std::size_t>(r)];
   if (trace_ != nullptr) {
     TraceEvent ev;
     ev.kind = TraceKind::drop;
@@ -357,7 +357,20 @@ void Stack::Impl::flush_acks(Instant now) {
   }
 }
 
-void Stack::Impl::count_drop(DropReason r) { ++counters_.drops[static_cast<std::size_t>(r)]; }
+void Stack::Impl::count_drop(DropReason r, const wire::Ipv4Header* ip) {
+  ++counters_.drops[static_cast<std::size_t>(r)];
+  if (trace_ == nullptr) return;
+  TraceEvent ev;
+  ev.kind = TraceKind::drop;
+  ev.at = now_;
+  ev.stack = cfg_.name.c_str();
+  ev.drop = r;
+  if (ip != nullptr) {
+    ev.segment.src_addr = ip->src.value;
+    ev.segment.dst_addr = ip->dst.value;
+  }
+  trace_->on_trace(ev);
+}
 
 // --- TIME-WAIT records ---------------------------------------------------------------------
 
@@ -566,18 +579,18 @@ void Stack::Impl::receive(std::span<const std::uint8_t> packet, Instant now) {
   const auto& h = ip->header;
   // MUST-57: segments to broadcast or multicast addresses (or anyone but us) are dropped.
   if (!is_local(h.dst)) {
-    count_drop(DropReason::ip_not_for_us);
+    count_drop(DropReason::ip_not_for_us, &h);
     return;
   }
   // MUST-63: and so are segments from invalid source addresses.
   if (is_bad_remote(h.src)) {
-    count_drop(DropReason::ip_bad_source);
+    count_drop(DropReason::ip_bad_source, &h);
     return;
   }
   switch (h.protocol) {
     case wire::ip_proto::tcp: tcp_input(*ip, now); break;
     case wire::ip_proto::icmp: icmp_input(*ip, now); break;
-    default: count_drop(DropReason::ip_unknown_protocol); break;
+    default: count_drop(DropReason::ip_unknown_protocol, &h); break;
   }
 }
 
@@ -586,16 +599,16 @@ void Stack::Impl::tcp_input(const wire::Ipv4Packet& ip, Instant now) {
   // MUST-3: the checksum is verified, here or by the device.
   auto seg = wire::parse_tcp(ip.payload, checksum_offloaded(ip.header.dst) ? nullptr : &ph);
   if (!seg) {
-    count_drop(seg.error());
+    count_drop(seg.error(), &ip.header);
     return;
   }
+  const tcp::FourTuple t{ip.header.dst.value, ip.header.src.value, seg->dst_port, seg->src_port};
   if (seg->src_port == 0 || seg->dst_port == 0) {
-    count_drop(DropReason::tcp_bad_port);
+    note_drop(t, kNoSlot, *seg, DropReason::tcp_bad_port);
     return;
   }
   ++counters_.segments_in;
   if (seg->rst()) ++counters_.resets_in;
-  const tcp::FourTuple t{ip.header.dst.value, ip.header.src.value, seg->dst_port, seg->src_port};
   std::uint32_t idx = demux_.find(t);
   const std::uint32_t tw = idx == stack::TupleMap::kNone ? time_wait_.find(t) : stack::TimeWaitTable::kNone;
   if (trace_ != nullptr) {
@@ -637,7 +650,7 @@ void Stack::Impl::tcp_input(const wire::Ipv4Packet& ip, Instant now) {
     return;
   }
   // RFC 9293 section 3.10.7.1: nothing here; answer with a reset.
-  count_drop(DropReason::tcp_no_socket);
+  note_drop(t, kNoSlot, *seg, DropReason::tcp_no_socket);
   send_reset_for(*seg, ip.header.dst, ip.header.src);
 }
 
@@ -645,16 +658,16 @@ void Stack::Impl::listen_input(std::uint32_t lidx, const wire::TcpSegment& seg,
                                const tcp::FourTuple& t, Instant now) {
   ListenerState& l = *slots_[lidx].listener;
   if (seg.rst()) {  // ignored in LISTEN
-    count_drop(DropReason::tcp_unexpected);
+    note_drop(t, lidx, seg, DropReason::tcp_unexpected);
     return;
   }
   if (seg.ack_flag()) {  // <SEQ=SEG.ACK><CTL=RST>
-    count_drop(DropReason::tcp_unexpected);
+    note_drop(t, lidx, seg, DropReason::tcp_unexpected);
     send_reset_for(seg, Ipv4Addr{t.local_addr}, Ipv4Addr{t.remote_addr});
     return;
   }
   if (!seg.syn()) {
-    count_drop(DropReason::tcp_unexpected);
+    note_drop(t, lidx, seg, DropReason::tcp_unexpected);
     return;
   }
   const std::uint32_t syn_limit = std::min(l.backlog, cfg_.max_syn_backlog);
@@ -702,7 +715,7 @@ void Stack::Impl::listen_input(std::uint32_t lidx, const wire::TcpSegment& seg,
 void Stack::Impl::icmp_input(const wire::Ipv4Packet& ip, Instant now) {
   auto m = wire::parse_icmp(ip.payload);
   if (!m) {
-    count_drop(m.error());
+    count_drop(m.error(), &ip.header);
     return;
   }
   ++counters_.icmp_in;
@@ -716,7 +729,7 @@ void Stack::Impl::icmp_input(const wire::Ipv4Packet& ip, Instant now) {
   if (m->type == wire::icmp_type::echo_reply) return;
   auto e = wire::parse_icmp_tcp_error(*m);
   if (!e) {
-    count_drop(e.error());
+    count_drop(e.error(), &ip.header);
     return;
   }
   // MUST-55: source quench is ignored.
@@ -726,7 +739,7 @@ void Stack::Impl::icmp_input(const wire::Ipv4Packet& ip, Instant now) {
   const tcp::FourTuple t{e->src.value, e->dst.value, e->src_port, e->dst_port};
   const std::uint32_t idx = demux_.find(t);
   if (idx == stack::TupleMap::kNone || !slots_[idx].conn) {
-    count_drop(DropReason::icmp_no_connection);
+    count_drop(DropReason::icmp_no_connection, &ip.header);
     return;
   }
   tcp::Connection& c = *slots_[idx].conn;
@@ -734,7 +747,7 @@ void Stack::Impl::icmp_input(const wire::Ipv4Packet& ip, Instant now) {
   const wire::Seq una = c.snd_una();
   // RFC 5927 section 4.1: SND.UNA <= SEG.SEQ < SND.NXT.
   if (!wire::in_window(e->seq, una, info.unacked)) {
-    count_drop(DropReason::icmp_no_connection);
+    count_drop(DropReason::icmp_no_connection, &ip.header);
     return;
   }
   call(idx, now, [&](tcp::Connection& conn) {

@@ -108,7 +108,9 @@ struct Stack::Impl : tcp::ConnectionHost {
   void emit_ip(Ipv4Addr src, Ipv4Addr dst, std::uint8_t proto,
                std::span<const std::uint8_t> payload);
   PacketBuffer& new_packet(std::size_t size);
-  void count_drop(DropReason r);
+  // Counts a drop; traced with the packet's addresses when they are known (the IP header
+  // parsed). Drops of a parsed TCP segment go through note_drop, which traces the segment.
+  void count_drop(DropReason r, const wire::Ipv4Header* ip = nullptr);
 
   // connections
   template <typename F>

@@ -816,6 +816,35 @@ TEST_F(GapsRaw, TraceSinkSeesStateChangesSegmentsWithOptionsAndDrops) {
   s.set_trace(nullptr);
 }
 
+// Drops before any connection is found are traced too, with what is known of the packet:
+// a bad checksum and a packet for another address with their IP addresses, a segment for
+// a port nobody listens on with its TCP fields. Each is counted once.
+TEST_F(GapsRaw, DropsBeforeAConnectionIsFoundAreTracedWithTheirReason) {
+  Recorder rec;
+  s.set_trace(&rec);
+  (void)inject({.sport = 4000, .dport = 9999, .seq = 5, .flags = flag::SYN, .bad_checksum = true});
+  (void)inject({.dst = Ipv4Addr::of(10, 0, 0, 77), .sport = 4000, .dport = 9999, .flags = flag::SYN});
+  auto out = inject({.sport = 4000, .dport = 9999, .seq = 5, .flags = flag::SYN});
+  ASSERT_EQ(out.size(), 1u);  // the RFC 9293 section 3.10.7.1 reset
+  EXPECT_EQ(out[0].tcp->flags, flag::RST | flag::ACK);
+  auto drops = rec.of(TraceKind::drop);
+  ASSERT_EQ(drops.size(), 3u);
+  EXPECT_EQ(drops[0].drop, DropReason::tcp_bad_checksum);
+  EXPECT_EQ(drops[0].segment.src_addr, kPeer.value);
+  EXPECT_EQ(drops[0].segment.dst_addr, kUs.value);
+  EXPECT_EQ(drops[1].drop, DropReason::ip_not_for_us);
+  EXPECT_EQ(drops[1].segment.dst_addr, Ipv4Addr::of(10, 0, 0, 77).value);
+  EXPECT_EQ(drops[2].drop, DropReason::tcp_no_socket);
+  EXPECT_EQ(drops[2].segment.src_port, 4000);
+  EXPECT_EQ(drops[2].segment.dst_port, 9999);
+  EXPECT_EQ(drops[2].segment.seq, 5u);
+  EXPECT_EQ(drops[2].segment.flags, flag::SYN);
+  for (auto r : {DropReason::tcp_bad_checksum, DropReason::ip_not_for_us, DropReason::tcp_no_socket}) {
+    EXPECT_EQ(s.counters().drop_count(r), 1u) << to_string(r);
+  }
+  s.set_trace(nullptr);
+}
+
 TEST_F(GapsRaw, TraceShowsARetransmissionAsSuch) {
   Recorder rec;
   Handle h = connect();
