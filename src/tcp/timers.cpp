@@ -68,9 +68,10 @@ Instant Connection::r2_deadline(Instant start) const {
 
 // RFC 6298 section 5.1/5.3: (re)start the timer with the current RTO; never past the moment
 // R2 runs out, so that the connection gives up exactly then (RFC 9293 section 3.10.8, USER
-// TIMEOUT), not at the next backed-off retransmission.
+// TIMEOUT), not at the next backed-off retransmission. If that moment has already passed (a
+// user timeout set shorter than the time already waited), the timer is due now.
 void Connection::restart_retransmit(Instant now) {
-  rtx_deadline_ = std::min(now + rtt_.rto(), r2_deadline(r2_start_));
+  rtx_deadline_ = std::max(now, std::min(now + rtt_.rto(), r2_deadline(r2_start_)));
 }
 
 void Connection::on_retransmit_timeout(Instant now) {
@@ -172,7 +173,7 @@ void Connection::on_persist_timeout(Instant now) {
   // doubles with each probe, up to the maximum RTO.
   Duration interval = rtt_.rto();
   for (int i = 0; i < persist_backoff_ && interval < cfg_->max_rto; ++i) interval *= 2;
-  persist_deadline_ = std::min(now + std::min(interval, cfg_->max_rto), r2_deadline(last_heard_at_));
+  persist_deadline_ = std::max(now, std::min(now + std::min(interval, cfg_->max_rto), r2_deadline(last_heard_at_)));
   rtx_deadline_ = kNever;
 }
 
