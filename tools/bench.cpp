@@ -1199,8 +1199,14 @@ int run_bench(const BenchOptions& o) {
   json k = json::object();  // the kernel's
   json errors = json::array();
   json notes = json::array();
+  // Runs the kernel program once; its errors and notes become notes (each once, however
+  // often it runs), and its figures are returned.
+  auto add_note = [&](const std::string& n) {
+    if (std::find(notes.begin(), notes.end(), json(n)) == notes.end()) notes.push_back(n);
+  };
   auto kernel = [&](const std::string& what, std::vector<std::string> extra) {
-    if (o.no_kernel) return;
+    json figures = json::object();
+    if (o.no_kernel) return figures;
     std::vector<std::string> args = {what};
     args.insert(args.end(), kcommon.begin(), kcommon.end());
     args.insert(args.end(), extra.begin(), extra.end());
@@ -1208,11 +1214,12 @@ int run_bench(const BenchOptions& o) {
     json r = run_json_program(kprog, args, 600);
     if (progress && ::isatty(2) != 0) fmt::print(stderr, "{:<40}\r", "");
     for (auto it = r.begin(); it != r.end(); ++it) {
-      if (it.key() == "error") notes.push_back("kernel " + what + ": " + it.value().get<std::string>());
+      if (it.key() == "error") add_note("kernel " + what + ": " + it.value().get<std::string>());
       else if (it.key() == "notes") {
-        for (const auto& n : it.value()) notes.push_back("kernel: " + n.get<std::string>());
-      } else k[it.key()] = it.value();
+        for (const auto& n : it.value()) add_note("kernel: " + n.get<std::string>());
+      } else figures[it.key()] = it.value();
     }
+    return figures;
   };
 
   if (all || o.what == "throughput") {
@@ -1232,13 +1239,9 @@ int run_bench(const BenchOptions& o) {
         if (!two.ok) errors.push_back(fmt::format("synfin throughput at MTU {} (two threads): {}", mtu, two.error));
         srun[fmt::format("throughput_gbps_mtu{}", mtu)].push_back(two.gbps);
       }
-      if (o.no_kernel) continue;
-      const json r = run_json_program(kprog, {"throughput", "--bytes", std::to_string(bytes)}, 600);
+      const json r = kernel("throughput", {"--bytes", std::to_string(bytes)});
       for (auto it = r.begin(); it != r.end(); ++it) {
-        if (it.key() == "error") notes.push_back("kernel throughput: " + it.value().get<std::string>());
-        else if (it.key() == "notes" && round == 0) {
-          for (const auto& n : it.value()) notes.push_back("kernel: " + n.get<std::string>());
-        } else if (it.value().is_number()) krun[it.key()].push_back(it.value().get<double>());
+        if (it.value().is_number()) krun[it.key()].push_back(it.value().get<double>());
       }
     }
     auto median = [](std::vector<double> v) {
@@ -1278,7 +1281,7 @@ int run_bench(const BenchOptions& o) {
     const ConnRate c = synfin_connrate(lifetimes, progress);
     if (!c.ok) errors.push_back("synfin connrate: " + c.error);
     s["connrate_per_s"] = c.per_s;
-    kernel("connrate", {"--lifetimes", std::to_string(lifetimes)});
+    k.update(kernel("connrate", {"--lifetimes", std::to_string(lifetimes)}));
   }
   if (all || o.what == "memory") {
     s["tcb_bytes"] = sizeof(tcp::Connection);
@@ -1303,7 +1306,7 @@ int run_bench(const BenchOptions& o) {
     const json t = child(fmt::format("timewait:{}", o.quick ? 40000 : 200000));
     if (t.contains("error")) errors.push_back("synfin TIME-WAIT: " + t["error"].get<std::string>());
     s["bytes_per_timewait"] = t.value("bytes_per_timewait", 0.0);
-    kernel("memory", {});
+    k.update(kernel("memory", {}));
     notes.push_back("synfin memory: RSS growth of the process over both stacks, per connection per stack; "
                     "kernel: slab growth per socket (/proc/slabinfo), TIME-WAIT the size of tw_sock_TCP");
   }
